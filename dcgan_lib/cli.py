@@ -1,0 +1,174 @@
+"""The `dcgan` command: train, sample, interpolate (also `python -m dcgan_lib`).
+
+Every user-facing problem ends as one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .errors import DCGANError
+from .train import TrainConfig
+
+EXIT_USER_ERROR = 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a DCGAN (default: procedural faces, 32x32, CPU-sized)",
+                       description="Train a DCGAN. Defaults: the offline procedural faces at 32x32, sized for a 2-core CPU.")
+    p.add_argument("--dataset", default=d.dataset, help="faces | digits | mnist | fashion-mnist | cifar10 | celeba | lsun | folder (default: %(default)s)")
+    p.add_argument("--image-size", type=int, default=d.image_size, help="16, 32, 64 or 128 (default: %(default)s)")
+    p.add_argument("--epochs", type=_positive, default=d.epochs, help="passes over the data (default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive, default=d.batch_size, help="(default: %(default)s, as in the paper)")
+    p.add_argument("--n-images", type=_positive, default=d.n_images, help="procedural faces to draw (default: %(default)s)")
+    p.add_argument("--width", type=_positive, default=d.width, help="ngf = ndf (default: %(default)s)")
+    p.add_argument("--nz", type=_positive, default=d.nz, help="latent size (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--beta1", type=float, default=d.beta1, help="Adam beta1 (default: %(default)s)")
+    p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
+    p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16"], help="autocast on CUDA (default: %(default)s)")
+    p.add_argument("--out", default=d.out, help="run folder for checkpoint.pt, samples/, history.json (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out exactly where it stopped")
+    p.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--log-every", type=_positive, default=d.log_every, help="steps between loss readings (default: %(default)s)")
+    p.add_argument("--data-root", default=d.data_root, help="where real datasets live, as <root>/<name> (default: %(default)s); for --dataset folder, the image folder itself")
+    p.add_argument("--download", action="store_true", help="let torchvision download the dataset (needs internet)")
+    p.add_argument("--channels", type=int, choices=[1, 3], default=None, help="convert images to 1 or 3 channels")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="epochs between evaluations recorded in the history (0: never)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .train import train
+
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}, progress=not args.no_progress)
+    state = train(cfg, resume=args.resume)
+    last = state.history[-1] if state.history else {}
+    print(f"trained {state.step} steps in {state.elapsed_s:.0f} s; checkpoint: {Path(cfg.out) / 'checkpoint.pt'}")
+    if state.last_grid is not None:
+        print(f"samples: {state.last_grid}")
+    if "loss_D" in last:
+        print(f"last losses: loss_D {last['loss_D']:.3f}  loss_G {last['loss_G']:.3f}  D(x) {last['D_x']:.2f}  D(G(z)) {last['D_G_z']:.2f}")
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="save a grid of generated images from a checkpoint")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
+    p.add_argument("--nrow", type=_positive, default=8, help="images per row (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for z (default: %(default)s)")
+    p.add_argument("--scale", type=_positive, default=2, help="enlarge the PNG this many times (default: %(default)s)")
+    p.add_argument("--batch-stats", action="store_true", help="BatchNorm with batch statistics instead of running averages")
+    p.add_argument("--device", default="cpu", help="(default: %(default)s)")
+    p.add_argument("--out", default="samples.png", help="PNG to write (default: %(default)s)")
+    p.set_defaults(func=_sample)
+
+
+def _sample(args: argparse.Namespace) -> None:
+    import torch
+
+    from .checkpoint import load_generator
+    from .latent import sample_z
+    from .models import generate
+    from .train import pick_device
+    from .viz import save_grid
+
+    G = load_generator(args.checkpoint, pick_device(args.device))
+    z = sample_z(args.n, G.nz, generator=torch.Generator().manual_seed(args.seed))
+    path = save_grid(generate(G, z, train_bn=args.batch_stats), _png(args.out), nrow=args.nrow, scale=args.scale)
+    print(f"wrote {path}")
+
+
+def _add_interpolate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("interpolate", help="save rows of images along lerp or slerp paths between random z's")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="(default: %(default)s)")
+    p.add_argument("--steps", type=int, default=10, help="images per path, ends included (default: %(default)s)")
+    p.add_argument("--rows", type=_positive, default=4, help="number of paths (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the end points (default: %(default)s)")
+    p.add_argument("--scale", type=_positive, default=2, help="enlarge the PNG this many times (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="(default: %(default)s)")
+    p.add_argument("--out", default="interpolation.png", help="PNG to write (default: %(default)s)")
+    p.set_defaults(func=_interpolate)
+
+
+def _interpolate(args: argparse.Namespace) -> None:
+    import torch
+
+    from .checkpoint import load_generator
+    from .latent import interpolate, sample_z
+    from .models import generate
+    from .train import pick_device
+    from .viz import save_grid
+
+    if args.steps < 2:
+        raise DCGANError(f"--steps must be at least 2, got {args.steps}")
+    G = load_generator(args.checkpoint, pick_device(args.device))
+    ends = sample_z(2 * args.rows, G.nz, generator=torch.Generator().manual_seed(args.seed))
+    z = torch.cat([interpolate(ends[2 * r], ends[2 * r + 1], args.steps, args.method) for r in range(args.rows)])
+    path = save_grid(generate(G, z), _png(args.out), nrow=args.steps, scale=args.scale)
+    print(f"wrote {path}")
+
+
+def _png(path: str) -> Path:
+    p = Path(path)
+    if p.suffix.lower() != ".png":
+        raise DCGANError(f"--out must end in .png, got {path}")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `dcgan` argument parser (one subcommand per job)."""
+    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate.")
+    parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_sample, _add_interpolate):
+        add(sub)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def one_line(err: BaseException) -> str:
+    """The last non-empty line of an error (DataLoader workers wrap the original message in a traceback)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `dcgan`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except DCGANError as e:
+        print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"dcgan {args.command}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""One interface over every dataset the course trains on, plus the image scaling conventions.
+
+Datasets that fit in memory (procedural faces, digits, MNIST-sized) are held as one uint8 tensor on the
+training device and batched there: no DataLoader, no host-to-device copy per step. Larger ones (CelebA,
+LSUN, an image folder) stream through a DataLoader with workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import DatasetError
+from .models import check_image_size
+
+DATASETS = ("faces", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "lsun", "folder")
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in 0..255 -> float images in [-1, 1], the range of G's tanh."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_display(images: torch.Tensor) -> torch.Tensor:
+    """G's tanh outputs in [-1, 1] -> float images in [0, 1] on the CPU, ready for plotting or saving."""
+    return images.detach().float().cpu().add(1.0).div_(2.0).clamp_(0.0, 1.0)
+
+
+@dataclass
+class ImageData:
+    """A training set: in memory (`images`, uint8 (N, C, S, S)) or streaming (`dataset` of uint8 items).
+
+    `labels` (N,) and `attributes` (name -> (N,)) are kept when the source has them.
+    """
+
+    name: str
+    image_size: int
+    channels: int
+    images: torch.Tensor | None = None
+    dataset: Dataset | None = None
+    labels: torch.Tensor | None = None
+    attributes: dict[str, torch.Tensor] = field(default_factory=dict)
+    num_workers: int = 2
+
+    def __len__(self) -> int:
+        return len(self.images) if self.images is not None else len(self.dataset)  # type: ignore[arg-type]
+
+    @property
+    def in_memory(self) -> bool:
+        return self.images is not None
+
+    def to(self, device: torch.device | str) -> "ImageData":
+        """Move the in-memory images to `device` (once, before training)."""
+        if self.images is not None:
+            self.images = self.images.to(device)
+        return self
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return len(self) // batch_size  # the last, smaller batch is dropped: BatchNorm dislikes tiny batches
+
+    def batches(self, batch_size: int, epoch: int, seed: int, device: torch.device | str, skip: int = 0) -> Iterator[torch.Tensor]:
+        """The batches of one epoch as float images in [-1, 1] on `device`, (B, C, S, S).
+
+        The order is a function of (seed, epoch) alone, so a resumed run sees the same batches;
+        `skip` drops the first batches of the epoch (those done before the interruption).
+        """
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+        n = self.steps_per_epoch(batch_size)
+        if self.images is not None:
+            order = order.to(self.images.device)
+            for i in range(skip, n):
+                yield to_model_range(self.images[order[i * batch_size : (i + 1) * batch_size]]).to(device, non_blocking=True)
+            return
+        sampler = order[skip * batch_size : n * batch_size].tolist()
+        loader = DataLoader(
+            self.dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,  # type: ignore[arg-type]
+            pin_memory=torch.device(device).type == "cuda", drop_last=True, persistent_workers=False,
+        )
+        for images, _ in loader:
+            yield to_model_range(images.to(device, non_blocking=True))
+
+
+def load_data(
+    name: str = "faces",
+    image_size: int = 32,
+    n: int = 20_000,
+    seed: int = 0,
+    root: str | Path = "data",
+    download: bool = False,
+    channels: int | None = None,
+) -> ImageData:
+    """Load a training set by name (see `DATASETS`); `n` and `seed` apply to the procedural faces.
+
+    Real datasets are looked for under `root/<name>`; `download=True` tries torchvision's download.
+    """
+    try:
+        check_image_size(image_size)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
+    if name == "faces":
+        from .faces import make_faces
+
+        faces = make_faces(n, image_size, seed=seed)
+        attrs = {k: v for k, v in faces.attributes.items() if not k.startswith("_")}
+        return ImageData(name, image_size, 3, images=faces.images, attributes=attrs)
+
+    from . import datasets
+
+    if name in datasets.IN_MEMORY:
+        if name == "digits":
+            images, labels = datasets.load_digits(image_size)
+        else:
+            images, labels = datasets.load_in_memory(name, Path(root) / name, image_size, download=download, channels=channels)
+        return ImageData(name, image_size, images.shape[1], images=images, labels=labels)
+    if name in datasets.STREAMING:
+        ds = datasets.open_streaming(name, Path(root) / name if name != "folder" else Path(root), image_size, download=download, channels=channels)
+        first, _ = ds[0]
+        return ImageData(name, image_size, first.shape[0], dataset=ds)
+    raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
