@@ -124,6 +124,17 @@ def _interpolate(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="print versions and the device training would use")
+    p.set_defaults(func=_info)
+
+
+def _info(args: argparse.Namespace) -> None:
+    from .environment import report
+
+    print(report())
+
+
 def _png(path: str) -> Path:
     p = Path(path)
     if p.suffix.lower() != ".png":
@@ -133,10 +144,10 @@ def _png(path: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `dcgan` argument parser (one subcommand per job)."""
-    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate.")
+    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, info.")
     parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_sample, _add_interpolate):
+    for add in (_add_train, _add_sample, _add_interpolate, _add_info):
         add(sub)
     return parser
 

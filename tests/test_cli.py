@@ -1,0 +1,69 @@
+"""The `dcgan` command: help everywhere, one-line errors, PNGs of the right size."""
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from dcgan_lib.cli import main
+from dcgan_lib.train import train
+
+
+@pytest.fixture
+def run_dir(tiny_config, tiny_data):
+    train(tiny_config, data=tiny_data)
+    return tiny_config.out
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["interpolate"]])
+def test_help_everywhere(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(command + ["--help"])
+    assert exit_.value.code == 0
+    assert "usage: dcgan" in capsys.readouterr().out
+
+
+def test_sample_writes_a_grid(run_dir, tmp_path):
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--checkpoint", run_dir, "--n", "12", "--nrow", "4", "--scale", "1", "--out", str(out)]) == 0
+    # 4 columns x 3 rows of 16px images with 2px padding
+    assert Image.open(out).size == (4 * 18 + 2, 3 * 18 + 2)
+
+
+@pytest.mark.parametrize("method", ["lerp", "slerp"])
+def test_interpolate_writes_one_row_per_path(run_dir, tmp_path, method):
+    out = tmp_path / "walk.png"
+    assert main(["interpolate", "--checkpoint", run_dir, "--method", method, "--steps", "5", "--rows", "2",
+                 "--scale", "2", "--out", str(out)]) == 0
+    assert Image.open(out).size == (2 * (5 * 18 + 2), 2 * (2 * 18 + 2))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--image-size", "48"], "power of two"),
+    (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
+    (["train", "--device", "cuda:0"] if not __import__("torch").cuda.is_available() else ["train", "--device", "tpu"], "cuda"),
+    (["sample", "--checkpoint", "nowhere/checkpoint.pt"], "no checkpoint at nowhere"),
+    (["interpolate", "--checkpoint", "nowhere", "--steps", "1"], "at least 2"),
+])
+def test_errors_are_one_line_and_exit_non_zero(args, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args + (["--no-progress"] if args[0] == "train" else [])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"dcgan {args[0]}: error:") and words in err
+
+
+def test_sample_refuses_a_non_png_and_a_corrupt_checkpoint(run_dir, tmp_path, capsys):
+    assert main(["sample", "--checkpoint", run_dir, "--out", str(tmp_path / "x.jpg")]) == 2
+    assert "must end in .png" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_the_console_script_agree():
+    out = subprocess.run([sys.executable, "-m", "dcgan_lib", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("dcgan_lib ")
+    bad = subprocess.run([sys.executable, "-m", "dcgan_lib", "sample", "--checkpoint", "missing.pt"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1

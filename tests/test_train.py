@@ -1,0 +1,131 @@
+"""The training loop: history, files, reproducibility, exact resume, divergence handling."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from dcgan_lib import checkpoint
+from dcgan_lib.errors import CheckpointError, DCGANError, TrainingDiverged
+from dcgan_lib.train import TrainConfig, pick_device, train
+
+
+def test_a_run_writes_history_samples_and_checkpoint(tiny_config, tiny_data):
+    events = []
+    state = train(tiny_config, data=tiny_data, callbacks=[lambda event, s: events.append(event)])
+    out = Path(tiny_config.out)
+    assert state.step == 12 and state.epoch == 2
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    history = json.loads((out / "history.json").read_text())
+    assert [r["step"] for r in history] == [2, 4, 6, 8, 10, 12]
+    for r in history:
+        assert set(r) >= {"loss_D", "loss_G", "D_x", "D_G_z", "time_s"}
+        assert 0 < r["D_x"] < 1 and 0 < r["D_G_z"] < 1 and r["loss_D"] > 0
+    assert events.count("log") == 6 and events.count("epoch") == 2 and events[-1] == "end"
+    assert "checkpoint" in events
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny_config, tiny_data, tmp_path):
+    a = train(tiny_config, data=tiny_data)
+    b = train(replace(tiny_config, out=str(tmp_path / "b")), data=tiny_data)
+    c = train(replace(tiny_config, out=str(tmp_path / "c"), seed=1), data=tiny_data)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "time_s"} for r in h]  # noqa: E731
+    assert strip(a.history) == strip(b.history)
+    assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    assert strip(a.history) != strip(c.history)
+
+
+def test_refuses_to_overwrite_and_resumes_only_a_matching_run(tiny_config, tiny_data):
+    train(tiny_config, data=tiny_data)
+    with pytest.raises(DCGANError, match="already exists: pass --resume"):
+        train(tiny_config, data=tiny_data)
+    with pytest.raises(CheckpointError, match=r"width 8 \(run asks for 16\)"):
+        train(replace(tiny_config, width=16), resume=True, data=tiny_data)
+    with pytest.raises(CheckpointError, match="batch_size=16"):
+        train(replace(tiny_config, batch_size=32), resume=True, data=tiny_data)
+    more = train(replace(tiny_config, epochs=3), resume=True, data=tiny_data)
+    assert more.step == 18
+
+
+def test_in_process_resume_matches_an_uninterrupted_run(tiny_config, tiny_data, tmp_path):
+    full = train(tiny_config, data=tiny_data)
+    # stop after 1 epoch (6 steps; last checkpoint mid-way at step 4 then at the epoch end), then go on
+    short = replace(tiny_config, out=str(tmp_path / "short"), epochs=1)
+    train(short, data=tiny_data)
+    resumed = train(replace(short, epochs=2), resume=True, data=tiny_data)
+    assert all(torch.equal(p, q) for p, q in zip(full.G.state_dict().values(), resumed.G.state_dict().values()))
+    assert all(torch.equal(p, q) for p, q in zip(full.D.state_dict().values(), resumed.D.state_dict().values()))
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_config, tiny_data):
+    def poison(event, state):
+        if event == "checkpoint" and state.step == 8:
+            with torch.no_grad():
+                next(state.D.parameters()).fill_(float("nan"))  # as if the step had diverged
+
+    with pytest.raises(TrainingDiverged, match="NaN at step 10.*last good checkpoint is kept"):
+        train(tiny_config, data=tiny_data, callbacks=[poison])
+    ckpt = checkpoint.load(tiny_config.out)
+    assert ckpt["step"] == 8
+    assert all(torch.isfinite(v).all() for v in ckpt["D"].values() if v.is_floating_point())
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type in ("cpu", "mps")
+        with pytest.raises(DCGANError, match="no CUDA GPU"):
+            pick_device("cuda")
+    with pytest.raises(DCGANError, match="unknown device"):
+        pick_device("tpu9")
+
+
+def test_too_few_images_for_a_batch(tiny_config, tiny_data):
+    with pytest.raises(DCGANError, match="fewer than one batch"):
+        train(replace(tiny_config, batch_size=128), data=tiny_data)
+
+
+TRAIN = [sys.executable, "-m", "dcgan_lib", "train", "--dataset", "faces", "--n-images", "640", "--image-size", "16",
+         "--width", "32", "--nz", "16", "--batch-size", "32", "--epochs", "12", "--checkpoint-every", "7",
+         "--log-every", "5", "--seed", "3", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path):
+    """A run killed with SIGKILL part-way and resumed ends exactly where an uninterrupted run ends."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # same thread count in every run: same float sums
+    subprocess.run(TRAIN + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
+    total = 12 * (640 // 32)
+    proc = subprocess.Popen(TRAIN + ["--out", str(tmp_path / "killed")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_path = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt_path.exists():
+            step = checkpoint.load(ckpt_path)["step"]  # safe to read while training: writes are atomic
+            if step >= 21:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = step
+                break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    interrupted = checkpoint.load(ckpt_path)
+    assert killed_at is not None and killed_at <= interrupted["step"] < total  # part-way, not at the end
+    subprocess.run(TRAIN + ["--out", str(tmp_path / "killed"), "--resume"], check=True, env=env, capture_output=True)
+    a, b = checkpoint.load(tmp_path / "full"), checkpoint.load(ckpt_path)
+    assert a["step"] == b["step"] == total
+    for net in ("G", "D"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
+    assert torch.equal(a["rng"]["noise"], b["rng"]["noise"])
+    assert all(math.isfinite(r["loss_D"]) for r in b["history"])
