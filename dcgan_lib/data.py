@@ -15,7 +15,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .errors import DatasetError
-from .models import check_image_size
 
 DATASETS = ("faces", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "lsun", "folder")
 
@@ -97,27 +96,22 @@ def load_data(
 
     Real datasets are looked for under `root/<name>`; `download=True` tries torchvision's download.
     """
-    try:
-        check_image_size(image_size)
-    except ValueError as e:
-        raise DatasetError(str(e)) from None
+    from . import datasets
+
+    datasets.check_image_size(image_size)
     if name == "faces":
         from .faces import make_faces
 
         faces = make_faces(n, image_size, seed=seed)
         attrs = {k: v for k, v in faces.attributes.items() if not k.startswith("_")}
         return ImageData(name, image_size, 3, images=faces.images, attributes=attrs)
-
-    from . import datasets
-
     if name in datasets.IN_MEMORY:
-        if name == "digits":
-            images, labels = datasets.load_digits(image_size)
-        else:
-            images, labels = datasets.load_in_memory(name, Path(root) / name, image_size, download=download, channels=channels)
+        images, labels = datasets.load_in_memory(name, Path(root) / name, image_size, download=download, channels=channels)
         return ImageData(name, image_size, images.shape[1], images=images, labels=labels)
     if name in datasets.STREAMING:
-        ds = datasets.open_streaming(name, Path(root) / name if name != "folder" else Path(root), image_size, download=download, channels=channels)
+        # a folder dataset is the folder itself; the others live in <root>/<name>
+        where = Path(root) if name == "folder" else Path(root) / name
+        ds = datasets.open_streaming(name, where, image_size, download=download, channels=channels)
         first, _ = ds[0]
         return ImageData(name, image_size, first.shape[0], dataset=ds)
     raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")

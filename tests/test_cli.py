@@ -43,6 +43,8 @@ def test_interpolate_writes_one_row_per_path(run_dir, tmp_path, method):
     (["train", "--image-size", "48"], "power of two"),
     (["train", "--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     (["train", "--device", "cuda:0"] if not __import__("torch").cuda.is_available() else ["train", "--device", "tpu"], "cuda"),
+    (["train", "--dataset", "mnist", "--data-root", "nowhere"], "nowhere/mnist"),
+    (["train", "--dataset", "folder", "--data-root", "."], "no images"),
     (["sample", "--checkpoint", "nowhere/checkpoint.pt"], "no checkpoint at nowhere"),
     (["interpolate", "--checkpoint", "nowhere", "--steps", "1"], "at least 2"),
 ])
