@@ -38,13 +38,33 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def shipped_dir() -> Path:
+    """The repository's `data/checkpoints/`, where the course's trained checkpoints live."""
+    return Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def shipped() -> list[str]:
+    """Names of the shipped checkpoints, e.g. ['digits32', 'faces32', 'faces64']."""
+    return sorted(p.stem for p in shipped_dir().glob("*.pt"))
+
+
+def resolve(path_or_name: str | Path) -> Path:
+    """A path as given, or the shipped checkpoint of that name ('faces32' -> data/checkpoints/faces32.pt)."""
+    path = Path(path_or_name)
+    if not path.exists() and path.suffix == "" and len(path.parts) == 1 and (shipped_dir() / f"{path}.pt").exists():
+        return shipped_dir() / f"{path}.pt"
+    return path
+
+
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a dcgan_lib checkpoint safely; a missing, corrupt or foreign file gets a CheckpointError."""
-    path = Path(path)
+    """Read a dcgan_lib checkpoint safely (a file, a run folder or a shipped name such as 'faces32');
+    a missing, corrupt or foreign file gets a CheckpointError."""
+    path = resolve(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}: train one with `dcgan train` or check the path")
+        names = ", ".join(shipped()) or "none found"
+        raise CheckpointError(f"no checkpoint at {path}: train one with `dcgan train`, check the path, or use a shipped name ({names})")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - truncated zip, random bytes, pickled code: all "unreadable"
@@ -96,6 +116,14 @@ def build_discriminator(ckpt: dict[str, Any], device: str | torch.device = "cpu"
     D = Discriminator(a["image_size"], a["channels"], a["width"])
     D.load_state_dict(ckpt["D"])
     return D.to(device).eval()
+
+
+def export(src: str | Path, dst: str | Path) -> Path:
+    """Copy a checkpoint without its optimiser states (a third of the size): enough to sample, evaluate and probe;
+    continuing its training starts fresh Adam moments."""
+    ckpt = load(src)
+    ckpt = {k: v for k, v in ckpt.items() if k not in ("opt_G", "opt_D")}
+    return atomic_save(ckpt, dst)
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:

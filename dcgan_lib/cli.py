@@ -124,6 +124,60 @@ def _interpolate(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="measure a generator: attribute rates, Frechet distance with floor and ceiling, KID, memorisation",
+                       description="Evaluate a checkpoint with the course classifiers (faces, digits); --standard adds Inception FID/KID (needs the weights).")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--n", type=_positive, default=2000, help="generated and real images per set (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
+    p.add_argument("--device", default="auto", help="(default: %(default)s)")
+    p.add_argument("--standard", action="store_true", help="also standard Inception FID/KID via torchmetrics (downloads weights on first use)")
+    p.add_argument("--data-root", default="data", help="where real datasets live, for --standard (default: %(default)s)")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import cli_evaluate
+
+    print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard, data_root=args.data_root))
+
+
+def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-classifier", help="train the course's attribute (faces) or digit classifier used by `dcgan evaluate`")
+    p.add_argument("--kind", choices=["faces", "digits"], default="faces", help="(default: %(default)s)")
+    p.add_argument("--out", default=None, help="where to write it (default: the shipped data/classifiers/<kind>.pt)")
+    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--n", type=_positive, default=None, help="training images (faces only; default: the card's)")
+    p.add_argument("--epochs", type=_positive, default=None, help="(default: the card's)")
+    p.add_argument("--device", default="auto", help="(default: %(default)s)")
+    p.set_defaults(func=_train_classifier)
+
+
+def _train_classifier(args: argparse.Namespace) -> None:
+    import json
+
+    from .classifiers import cli_train_classifier
+
+    card = cli_train_classifier(args.kind, out=args.out, seed=args.seed, n=args.n, epochs=args.epochs, device=args.device)
+    print(json.dumps(card["report"], indent=1))
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="ship a run: a small checkpoint (no optimiser state) and a card with its command and evaluation")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--name", required=True, help="e.g. faces32: writes <out-dir>/faces32.pt and faces32.json")
+    p.add_argument("--out-dir", default=None, help="(default: the repository's data/checkpoints)")
+    p.add_argument("--n", type=_positive, default=2000, help="images per set for the card's evaluation (default: %(default)s)")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .release import release
+
+    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir)
+    print(f"wrote {pt} ({pt.stat().st_size / 2**20:.1f} MB) and {card}")
+
+
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print versions and the device training would use")
     p.set_defaults(func=_info)
@@ -144,10 +198,10 @@ def _png(path: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `dcgan` argument parser (one subcommand per job)."""
-    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, info.")
+    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, info.")
     parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_sample, _add_interpolate, _add_info):
+    for add in (_add_train, _add_sample, _add_interpolate, _add_evaluate, _add_train_classifier, _add_export, _add_info):
         add(sub)
     return parser
 

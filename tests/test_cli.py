@@ -69,3 +69,21 @@ def test_python_dash_m_and_the_console_script_agree():
     assert out.stdout.startswith("dcgan_lib ")
     bad = subprocess.run([sys.executable, "-m", "dcgan_lib", "sample", "--checkpoint", "missing.pt"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_evaluate_prints_the_table_for_a_faces_run(tmp_path, capsys):
+    from dcgan_lib.train import TrainConfig
+
+    cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "f"), progress=False)
+    train(cfg)
+    assert main(["evaluate", "--checkpoint", cfg.out, "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "floor" in out and "ceiling" in out and "gap closed" in out.lower() and "not Inception FID" in out
+
+
+def test_evaluate_and_eval_every_refuse_datasets_without_a_classifier(run_dir, capsys, tmp_path):
+    assert main(["evaluate", "--checkpoint", run_dir]) == 2
+    assert "tiny" in capsys.readouterr().err
+    assert main(["train", "--dataset", "cifar10", "--eval-every", "1", "--data-root", str(tmp_path), "--no-progress",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "cifar10" in capsys.readouterr().err

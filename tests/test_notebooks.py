@@ -28,6 +28,22 @@ def test_conventions(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_matches_its_source(path):
+    """notebooks/src/NN_name.py is the reviewable source; the .ipynb must be built from it (tools/nbbuild.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nbbuild", path.parent.parent / "tools" / "nbbuild.py")
+    nbbuild = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbbuild)
+    src = path.parent / "src" / f"{path.stem}.py"
+    assert src.exists(), f"missing source {src}"
+    built = nbbuild.build(src.read_text())
+    committed = nbformat.read(path, as_version=4)
+    assert [(c.cell_type, c.source) for c in built.cells] == [(c.cell_type, c.source) for c in committed.cells], (
+        f"{path.name} differs from {src.name}: rebuild with python tools/nbbuild.py then bash tools/run_notebooks.sh")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_fast_mode(path, tmp_path):
     papermill = pytest.importorskip("papermill")
     papermill.execute_notebook(

@@ -129,3 +129,15 @@ def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path):
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
     assert torch.equal(a["rng"]["noise"], b["rng"]["noise"])
     assert all(math.isfinite(r["loss_D"]) for r in b["history"])
+
+
+def test_eval_every_records_the_evaluation_without_changing_the_weights(tmp_path):
+    cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=2, out=str(tmp_path / "plain"), progress=False)
+    plain = train(cfg)
+    evaluated = train(replace(cfg, out=str(tmp_path / "eval"), eval_every=1))
+    evals = [r for r in evaluated.history if "fd_gap_closed" in r]
+    assert [r["epoch"] for r in evals] == [1.0, 2.0]
+    assert all(0 <= r["eyeglasses_gen"] <= 1 and r["fd"] > r["fd_floor"] for r in evals)
+    assert all(torch.equal(p, q) for p, q in zip(plain.G.state_dict().values(), evaluated.G.state_dict().values()))
+    saved = json.loads((Path(cfg.out).parent / "eval" / "history.json").read_text())
+    assert sum("fd_gap_closed" in r for r in saved) == 2

@@ -1,0 +1,55 @@
+"""Time-to-quality curve of a run trained with --eval-every: gap closed and attribute rates against epoch and
+training wall time (evaluation time excluded). python benchmarks/time_to_quality.py RUN_DIR [--out docs/x.png]"""
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ATTRS = ("smiling", "eyeglasses", "long_hair")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("run")
+    p.add_argument("--out", default="docs/time_to_quality.png")
+    p.add_argument("--mark-epoch", type=float, default=25, help="draw a line at this epoch (the CLI default)")
+    args = p.parse_args()
+    history = json.loads((Path(args.run) / "history.json").read_text())
+    evals = [r for r in history if "fd_gap_closed" in r]
+    if not evals:
+        raise SystemExit(f"{args.run}/history.json has no evaluations: train with --eval-every 1")
+    epochs = [r["epoch"] for r in evals]
+    minutes = [r["time_s"] / 60 for r in evals]
+    print(f"{'epoch':>5} {'min':>6} {'gap':>6} {'FD/floor':>8} " + " ".join(f"{a + ' diff':>15}" for a in ATTRS))
+    for r, m in zip(evals, minutes):
+        print(f"{r['epoch']:5.0f} {m:6.1f} {r['fd_gap_closed']:6.3f} {r['fd_over_floor']:8.1f} "
+              + " ".join(f"{r[a + '_diff']:15.3f}" for a in ATTRS))
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    ax.plot(epochs, [r["fd_gap_closed"] for r in evals], "k-o", ms=3, label="gap closed (FD)")
+    for a in ATTRS:
+        ax.plot(epochs, [r[a + "_diff"] for r in evals], "-", label=f"|{a} rate − data|")
+    ax.axhline(0.9, color="k", ls=":", lw=0.8)
+    ax.axhline(0.05, color="gray", ls=":", lw=0.8)
+    ax.axvline(args.mark_epoch, color="tab:red", ls="--", lw=0.8, label=f"`dcgan train` default ({args.mark_epoch:g} epochs)")
+    ax.set(xlabel="epoch", ylabel="score", ylim=(0, 1.02), title="quality against epochs")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ax.plot(minutes, [r["fd_gap_closed"] for r in evals], "k-o", ms=3, label="gap closed (FD)")
+    for a in ATTRS:
+        ax.plot(minutes, [r[a + "_diff"] for r in evals], "-", label=f"|{a} rate − data|")
+    ax.set(xlabel="training wall time (minutes, 2 CPU cores, evaluation excluded)", ylim=(0, 1.02), title="quality against time")
+    fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Shipping a trained checkpoint: a small file in data/checkpoints/ and a card that says how it was made."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import export, load, shipped_dir
+from .train import TrainConfig
+
+
+def train_command(config: dict[str, Any]) -> str:
+    """The `dcgan train` command line that reproduces a run's config (flags that differ from the defaults)."""
+    defaults = asdict(TrainConfig())
+    skip = {"progress", "device", "precision", "checkpoint_every", "log_every", "eval_every"}  # do not change the weights
+    parts = ["dcgan train"]
+    for f in fields(TrainConfig):
+        value = config.get(f.name, defaults[f.name])
+        if f.name in skip or value == defaults[f.name]:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        parts.append(flag if value is True else f"{flag} {value}")
+    return " ".join(parts)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """Export `run`'s checkpoint as `<out_dir>/<name>.pt` (default: data/checkpoints) with a `<name>.json` card
+    holding the command, seed, training wall time, hardware, versions and the evaluation table."""
+    from .environment import versions
+    from .evaluate import EVALUATED_DATASETS, evaluate_checkpoint
+
+    out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
+    ckpt = load(run)
+    pt = export(run, out_dir / f"{name}.pt")
+    card: dict[str, Any] = {
+        "name": name,
+        "file": pt.name,
+        "size_mb": round(pt.stat().st_size / 2**20, 2),
+        # a run stopped (or picked) before its last epoch is reproduced exactly by asking for that many epochs
+        "command": train_command({**ckpt["config"], "epochs": ckpt["epoch"]}),
+        "seed": ckpt["config"]["seed"],
+        "arch": ckpt["arch"],
+        "steps": ckpt["step"],
+        "epochs": ckpt["epoch"],
+        "train_wall_time_s": round(ckpt["elapsed_s"], 1),
+        "hardware": {"device": ckpt.get("meta", {}).get("device", "?"), "cpu": _cpu_name()},
+        "versions": versions(),
+        "date": time.strftime("%Y-%m-%d"),
+        "note": "optimiser states are left out to keep the file small; `dcgan train --resume` from it restarts Adam's moments",
+    }
+    if ckpt["config"]["dataset"] in EVALUATED_DATASETS:
+        result = evaluate_checkpoint(pt, n=n_eval)
+        card["evaluation"] = result.summary()
+        card["evaluation_table"] = result.table().splitlines()
+    card_path = out_dir / f"{name}.json"
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    return pt, card_path

@@ -1,0 +1,51 @@
+"""Shipping checkpoints: export without optimiser state, cards with the exact command, loading by name."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from dcgan_lib import checkpoint
+from dcgan_lib.errors import CheckpointError
+from dcgan_lib.release import release, train_command
+from dcgan_lib.train import TrainConfig, train
+
+
+def test_train_command_lists_only_what_differs_from_the_defaults():
+    assert train_command(asdict(TrainConfig())) == "dcgan train"
+    cfg = asdict(TrainConfig(epochs=80, width=48, seed=3, eval_every=2, progress=False, download=True))
+    assert train_command(cfg) == "dcgan train --width 48 --epochs 80 --seed 3 --download"
+
+
+def test_release_writes_a_small_checkpoint_and_a_card(tmp_path):
+    cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "run"), progress=False)
+    state = train(cfg)
+    pt, card_path = release(cfg.out, "tiny16", n_eval=200, out_dir=tmp_path / "ship")
+    full = (tmp_path / "run" / "checkpoint.pt").stat().st_size
+    assert pt.stat().st_size < full  # optimiser states left out
+    ckpt = checkpoint.load(pt)
+    assert "opt_G" not in ckpt and ckpt["step"] == state.step
+    G = checkpoint.build_generator(ckpt)
+    state.G.eval()
+    z = torch.randn(2, cfg.nz, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(G(z), state.G(z))
+    card = json.loads(card_path.read_text())
+    assert card["command"] == "dcgan train --image-size 16 --n-images 256 --width 8 --batch-size 64 --epochs 1 --out " + cfg.out
+    assert card["seed"] == 0 and card["steps"] == state.step and card["train_wall_time_s"] > 0
+    assert 0 <= card["evaluation"]["fd_gap_closed"] <= 1.5 and any("floor" in line for line in card["evaluation_table"])
+    assert card["versions"]["torch"]
+
+
+def test_an_exported_checkpoint_can_be_trained_further(tmp_path):
+    cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "run"), progress=False)
+    train(cfg)
+    checkpoint.export(cfg.out, tmp_path / "small.pt")
+    more = train(TrainConfig(**{**asdict(cfg), "epochs": 2, "out": str(tmp_path / "more")}), resume=tmp_path / "small.pt")
+    assert more.step == 8
+
+
+def test_missing_checkpoint_error_lists_the_shipped_names(tmp_path):
+    with pytest.raises(CheckpointError, match="shipped name"):
+        checkpoint.load(tmp_path / "nothing.pt")
