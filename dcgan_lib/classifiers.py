@@ -25,7 +25,6 @@ import functools
 import json
 import math
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -402,22 +401,12 @@ def classifier_card(kind: str) -> dict[str, Any]:
     return dict(getattr(load_classifier(kind), "card", {}))
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def cli_train_classifier(kind: str = "faces", out: str | Path | None = None, seed: int = 0, n: int | None = None,
                          epochs: int | None = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """What `dcgan train-classifier` runs: train, write `out` (default: the shipped `data/classifiers/<kind>.pt`)
     and its card, and return the card. Faces at the defaults take about 3 minutes on a 2-core CPU."""
     from . import __version__
-    from .environment import versions
+    from .environment import cpu_name, versions
 
     model, report = train_classifier(kind, n=n, epochs=epochs, seed=seed, device=device, progress=progress)
     out = classifier_dir() / f"{kind}.pt" if out is None else Path(out)
@@ -429,7 +418,7 @@ def cli_train_classifier(kind: str = "faces", out: str | Path | None = None, see
         "arch": model.arch,
         "parameters": sum(p.numel() for p in model.parameters()),
         "report": report,
-        "hardware": {"device": report["device"], "cpu_threads": torch.get_num_threads(), "cpu": _cpu_name(),
+        "hardware": {"device": report["device"], "cpu_threads": torch.get_num_threads(), "cpu": cpu_name(),
                      "load_average_1min_at_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
         "versions": {**versions(), "dcgan_lib": __version__},
         "date": time.strftime("%Y-%m-%d"),

@@ -16,6 +16,17 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what the platform module knows."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def versions() -> dict[str, str]:
     """Python, dcgan_lib and the installed versions of the packages the course uses ('missing' if absent)."""
     from . import __version__

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -27,20 +26,10 @@ def train_command(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Export `run`'s checkpoint as `<out_dir>/<name>.pt` (default: data/checkpoints) with a `<name>.json` card
     holding the command, seed, training wall time, hardware, versions and the evaluation table."""
-    from .environment import versions
+    from .environment import cpu_name, versions
     from .evaluate import EVALUATED_DATASETS, evaluate_checkpoint
 
     out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
@@ -57,7 +46,7 @@ def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path 
         "steps": ckpt["step"],
         "epochs": ckpt["epoch"],
         "train_wall_time_s": round(ckpt["elapsed_s"], 1),
-        "hardware": {"device": ckpt.get("meta", {}).get("device", "?"), "cpu": _cpu_name()},
+        "hardware": {"device": ckpt.get("meta", {}).get("device", "?"), "cpu": cpu_name()},
         "versions": versions(),
         "date": time.strftime("%Y-%m-%d"),
         "note": "optimiser states are left out to keep the file small; `dcgan train --resume` from it restarts Adam's moments",

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checkpoint import ARCH_KEYS, atomic_save, check_arch, load
+from .checkpoint import atomic_save, check_arch, load
 from .data import ImageData, load_data
 from .errors import CheckpointError, DCGANError, TrainingDiverged
 from .latent import sample_z
@@ -180,7 +180,6 @@ def train(
     t_start = time.perf_counter() - state.elapsed_s
 
     def flush() -> None:
-        nonlocal sums
         if sums[4].item() == 0:
             return
         s = (sums[:4] / sums[4]).tolist()

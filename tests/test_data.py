@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_lib.data import ImageData, load_data, to_display, to_model_range
+from dcgan_lib.data import load_data, to_display, to_model_range
 from dcgan_lib.errors import DatasetError
 
 
