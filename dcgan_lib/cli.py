@@ -168,13 +168,15 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="e.g. faces32: writes <out-dir>/faces32.pt and faces32.json")
     p.add_argument("--out-dir", default=None, help="(default: the repository's data/checkpoints)")
     p.add_argument("--n", type=_positive, default=2000, help="images per set for the card's evaluation (default: %(default)s)")
+    p.add_argument("--heldout-seed", type=int, default=None, help="add an evaluation with other z's and real images (e.g. 1)")
+    p.add_argument("--note", default=None, help="how this checkpoint was chosen, for the card")
     p.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> None:
     from .release import release
 
-    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir)
+    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir, heldout_seed=args.heldout_seed, note=args.note)
     print(f"wrote {pt} ({pt.stat().st_size / 2**20:.1f} MB) and {card}")
 
 

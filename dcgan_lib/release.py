@@ -26,9 +26,13 @@ def train_command(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None) -> tuple[Path, Path]:
+def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None,
+            heldout_seed: int | None = None, note: str | None = None) -> tuple[Path, Path]:
     """Export `run`'s checkpoint as `<out_dir>/<name>.pt` (default: data/checkpoints) with a `<name>.json` card
-    holding the command, seed, training wall time, hardware, versions and the evaluation table."""
+    holding the command, seed, training wall time, hardware, versions and the evaluation table.
+
+    `heldout_seed` adds a second evaluation with other z's and other real images: the honest numbers when the
+    checkpoint (an epoch of a run, say) was chosen by looking at the first evaluation. `note` says how it was chosen."""
     from .environment import cpu_name, versions
     from .evaluate import EVALUATED_DATASETS, evaluate_checkpoint
 
@@ -55,6 +59,12 @@ def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path 
         result = evaluate_checkpoint(pt, n=n_eval)
         card["evaluation"] = result.summary()
         card["evaluation_table"] = result.table().splitlines()
+        if heldout_seed is not None:
+            held = evaluate_checkpoint(pt, n=n_eval, seed=heldout_seed)
+            card["evaluation_heldout"] = {"seed": heldout_seed, **held.summary()}
+            card["evaluation_heldout_table"] = held.table().splitlines()
+    if note:
+        card["note"] = note + " " + card["note"]
     card_path = out_dir / f"{name}.json"
     card_path.write_text(json.dumps(card, indent=1) + "\n")
     return pt, card_path

@@ -169,6 +169,10 @@ def train(
     if autocast_dtype == "bad":
         raise DCGANError(f"unknown precision {cfg.precision!r}: use fp32, bf16 or fp16")
     use_amp = autocast_dtype is not None and device.type == "cuda"
+    if autocast_dtype is not None and not use_amp:
+        import warnings
+
+        warnings.warn(f"--precision {cfg.precision} applies on CUDA only; training in fp32 on {device}", stacklevel=2)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and autocast_dtype == torch.float16)
     bce = nn.BCEWithLogitsLoss()
     steps_per_epoch = data.steps_per_epoch(cfg.batch_size)

@@ -21,7 +21,7 @@ def test_train_command_lists_only_what_differs_from_the_defaults():
 def test_release_writes_a_small_checkpoint_and_a_card(tmp_path):
     cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "run"), progress=False)
     state = train(cfg)
-    pt, card_path = release(cfg.out, "tiny16", n_eval=200, out_dir=tmp_path / "ship")
+    pt, card_path = release(cfg.out, "tiny16", n_eval=200, out_dir=tmp_path / "ship", heldout_seed=1, note="Epoch picked by hand.")
     full = (tmp_path / "run" / "checkpoint.pt").stat().st_size
     assert pt.stat().st_size < full  # optimiser states left out
     ckpt = checkpoint.load(pt)
@@ -36,6 +36,8 @@ def test_release_writes_a_small_checkpoint_and_a_card(tmp_path):
     assert card["seed"] == 0 and card["steps"] == state.step and card["train_wall_time_s"] > 0
     assert 0 <= card["evaluation"]["fd_gap_closed"] <= 1.5 and any("floor" in line for line in card["evaluation_table"])
     assert card["versions"]["torch"]
+    assert card["evaluation_heldout"]["seed"] == 1 and card["evaluation_heldout"]["fd"] != card["evaluation"]["fd"]
+    assert card["note"].startswith("Epoch picked by hand.")
 
 
 def test_an_exported_checkpoint_can_be_trained_further(tmp_path):
