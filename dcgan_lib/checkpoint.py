@@ -7,8 +7,6 @@ A checkpoint is a plain dict of tensors, numbers and strings (so the safe unpick
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +14,10 @@ import torch
 
 from .errors import CheckpointError
 from .models import Discriminator, Generator
+from .torch_files import atomic_save, safe_load
 
 FORMAT = "dcgan_lib.checkpoint/1"
 ARCH_KEYS = ("image_size", "channels", "nz", "width")
-
-
-def atomic_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def shipped_dir() -> Path:
@@ -65,27 +47,11 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not path.is_file():
         names = ", ".join(shipped()) or "none found"
         raise CheckpointError(f"no checkpoint at {path}: train one with `dcgan train`, check the path, or use a shipped name ({names})")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - truncated zip, random bytes, pickled code: all "unreadable"
-        raise CheckpointError(f"{path} is corrupt or not a safe PyTorch checkpoint ({_reason(e)}): delete it or use another") from None
+    ckpt = safe_load(path, "delete it or use another", map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         hint = " (for the PyTorch tutorial's netG.pth use models.load_tutorial_generator)" if isinstance(ckpt, dict) else ""
         raise CheckpointError(f"{path} is not a dcgan_lib checkpoint{hint}")
     return ckpt
-
-
-def _reason(e: BaseException) -> str:
-    """A short reason from torch.load's long error text."""
-    text = str(e)
-    if "Unsupported global" in text:
-        return "it holds pickled Python objects, which weights_only=True refuses"
-    if "Unsupported operand" in text or "invalid load key" in text:
-        return "not a torch.save file"
-    if "zip archive" in text or "central directory" in text or "magic number" in text or isinstance(e, EOFError):
-        return "truncated or not a torch.save file"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(e).__name__)[:120]
 
 
 def arch_of(model: Generator | Discriminator, nz: int | None = None) -> dict[str, int]:

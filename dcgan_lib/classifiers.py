@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import atomic_save
+from .torch_files import atomic_save, safe_load
 from .errors import CheckpointError, DCGANError
 
 FORMAT = "dcgan_lib.classifier/1"
@@ -383,11 +383,7 @@ def _load_cached(kind_or_path: str, device: str) -> AttributeClassifier:
         path = Path(kind_or_path)
         if not path.is_file():
             raise CheckpointError(f"no classifier at {path}: check the path, or use 'faces' or 'digits' for the shipped ones")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CheckpointError(f"{path} is corrupt or not a safe PyTorch file ({type(e).__name__}): "
-                              f"retrain it with `dcgan train-classifier`") from None
+    ckpt = safe_load(path, "retrain it with `dcgan train-classifier`")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dcgan_lib classifier: retrain it with `dcgan train-classifier`")
     model = AttributeClassifier(**ckpt["arch"])

@@ -16,6 +16,7 @@ from torch import nn
 
 from .errors import CheckpointError
 from .latent import sample_z
+from .torch_files import safe_load
 
 SIZES = (16, 32, 64, 128)
 Edit = Callable[[torch.Tensor], torch.Tensor]
@@ -245,10 +246,7 @@ def _load_state(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no file at {path}: check the path")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CheckpointError(f"{path} is not a readable PyTorch file ({_first_line(e)}): re-download or re-save it") from None
+    state = safe_load(path, "re-download or re-save it")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict: save model.state_dict()")
     return state

@@ -166,5 +166,5 @@ def test_tutorial_loader_rejects_other_files(tmp_path):
     with pytest.raises(CheckpointError, match="no file"):
         load_tutorial_discriminator(tmp_path / "missing.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match="not a readable"):
+    with pytest.raises(CheckpointError, match="corrupt or not a safe PyTorch file"):
         load_tutorial_generator(tmp_path / "junk.pth")
