@@ -194,17 +194,9 @@ def _faces_data(n: int, seed: int, size: int) -> tuple[torch.Tensor, dict[str, t
 
 def _digits_split(image_size: int = INPUT_SIZE, seed: int = DIGITS_SPLIT_SEED):
     """scikit-learn's digits as (train_x, train_y, test_x, test_y): a stratified 75/25 split, fixed by `seed`."""
-    try:
-        from .datasets import load_digits
+    from .datasets import load_digits
 
-        images, labels = load_digits(image_size)
-    except ImportError:  # datasets.py not there: the same recipe inline
-        from sklearn.datasets import load_digits as _sk
-
-        bunch = _sk()
-        x = torch.from_numpy(bunch.images).float().mul_(255.0 / 16.0).unsqueeze(1)
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
-        images, labels = x.round_().clamp_(0, 255).to(torch.uint8), torch.from_numpy(bunch.target).long()
+    images, labels = load_digits(image_size)
     g = torch.Generator().manual_seed(seed)
     test = torch.zeros(len(labels), dtype=torch.bool)
     for c in range(10):  # stratified: a quarter of each class

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checkpoint import atomic_save, check_arch, load
+from .checkpoint import arch_of, atomic_save, check_arch, load
 from .data import ImageData, load_data
 from .errors import CheckpointError, DCGANError, TrainingDiverged
 from .latent import sample_z
@@ -119,7 +119,7 @@ def train(
     """
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
-    ckpt = None
+    ckpt, src = None, ckpt_path
     if resume:
         src = ckpt_path if resume is True else Path(resume)
         ckpt = load(src)
@@ -145,8 +145,8 @@ def train(
         raise DCGANError(f"{cfg.dataset} has {len(data)} images, fewer than one batch of {cfg.batch_size}: use a smaller --batch-size")
     if data.in_memory:
         data.to(device)
-    if ckpt is not None and ckpt["arch"]["channels"] != data.channels:
-        check_arch(ckpt, {"channels": data.channels}, ckpt_path)
+    if ckpt is not None:
+        check_arch(ckpt, {"channels": data.channels}, src)
 
     G, D = build_models(cfg, data.channels)
     G.to(device), D.to(device)
@@ -211,7 +211,7 @@ def train(
             {
                 "format": "dcgan_lib.checkpoint/1",
                 "version": __version__,
-                "arch": {"image_size": cfg.image_size, "channels": data.channels, "nz": cfg.nz, "width": cfg.width},
+                "arch": arch_of(G),
                 "config": asdict(cfg),
                 "G": G.state_dict(), "D": D.state_dict(),
                 "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
