@@ -17,7 +17,8 @@ from .models import Discriminator, Generator
 from .torch_files import atomic_save, safe_load
 
 FORMAT = "dcgan_lib.checkpoint/1"
-ARCH_KEYS = ("image_size", "channels", "nz", "width")
+ARCH_KEYS = ("image_size", "channels", "nz", "width", "variant")
+ARCH_DEFAULTS = {"variant": "dcgan"}  # checkpoints written before a key existed
 
 
 def shipped_dir() -> Path:
@@ -54,14 +55,19 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     return ckpt
 
 
-def arch_of(model: Generator | Discriminator, nz: int | None = None) -> dict[str, int]:
-    """The numbers that fix a model's shapes."""
-    return {"image_size": model.image_size, "channels": model.channels, "nz": getattr(model, "nz", nz), "width": model.width}
+def arch_of(model: Generator | Discriminator, nz: int | None = None) -> dict[str, Any]:
+    """The numbers (and the architecture variant) that fix a model's shapes."""
+    return {"image_size": model.image_size, "channels": model.channels, "nz": getattr(model, "nz", nz), "width": model.width,
+            "variant": getattr(model, "variant", "dcgan")}
+
+
+def _arch(ckpt: dict[str, Any], key: str) -> Any:
+    return ckpt["arch"].get(key, ARCH_DEFAULTS.get(key))
 
 
 def check_arch(ckpt: dict[str, Any], expected: dict[str, int], path: str | Path = "checkpoint") -> None:
     """Raise a CheckpointError naming every mismatch between a checkpoint's architecture and `expected`."""
-    diffs = [f"{k} {ckpt['arch'][k]} (run asks for {expected[k]})" for k in ARCH_KEYS if k in expected and ckpt["arch"][k] != expected[k]]
+    diffs = [f"{k} {_arch(ckpt, k)} (run asks for {expected[k]})" for k in ARCH_KEYS if k in expected and _arch(ckpt, k) != expected[k]]
     if diffs:
         raise CheckpointError(
             f"{path} was trained with {', '.join(diffs)}: use the checkpoint's settings or a new --out folder"
@@ -71,7 +77,12 @@ def check_arch(ckpt: dict[str, Any], expected: dict[str, int], path: str | Path 
 def build_generator(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> Generator:
     """The generator stored in a checkpoint, in eval mode on `device`."""
     a = ckpt["arch"]
-    G = Generator(a["image_size"], a["channels"], a["nz"], a["width"])
+    if _arch(ckpt, "variant") != "dcgan":
+        from .architecture import build_variant
+
+        G = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[0]
+    else:
+        G = Generator(a["image_size"], a["channels"], a["nz"], a["width"])
     G.load_state_dict(ckpt["G"])
     return G.to(device).eval()
 
@@ -79,7 +90,12 @@ def build_generator(ckpt: dict[str, Any], device: str | torch.device = "cpu") ->
 def build_discriminator(ckpt: dict[str, Any], device: str | torch.device = "cpu") -> Discriminator:
     """The discriminator stored in a checkpoint, in eval mode on `device`."""
     a = ckpt["arch"]
-    D = Discriminator(a["image_size"], a["channels"], a["width"])
+    if _arch(ckpt, "variant") != "dcgan":
+        from .architecture import build_variant
+
+        D = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[1]
+    else:
+        D = Discriminator(a["image_size"], a["channels"], a["width"])
     D.load_state_dict(ckpt["D"])
     return D.to(device).eval()
 

@@ -35,6 +35,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=_positive, default=d.width, help="ngf = ndf (default: %(default)s)")
     p.add_argument("--nz", type=_positive, default=d.nz, help="latent size (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr-D", dest="lr_D", type=float, default=None, help="D's learning rate if different from --lr")
+    p.add_argument("--variant", default=d.variant, help="dcgan, or an ablation of notebook 02 (see dcgan_lib.architecture.VARIANTS) (default: %(default)s)")
     p.add_argument("--beta1", type=float, default=d.beta1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
     p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16"], help="autocast on CUDA (default: %(default)s)")

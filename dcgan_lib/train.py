@@ -40,6 +40,7 @@ class TrainConfig:
     width: int = 32  # ngf = ndf; 32 is CPU-sized (~1,000 images/s on 2 cores at 32x32), the tutorial's 64 suits GPUs
     batch_size: int = 128
     lr: float = 2e-4
+    lr_D: float | None = None  # None: D uses `lr` too (notebook 03 raises it to show D winning)
     beta1: float = 0.5
     beta2: float = 0.999
     epochs: int = 25  # 25 x 20,000 faces: about 8 minutes on 2 CPU cores
@@ -54,6 +55,7 @@ class TrainConfig:
     channels: int | None = None  # None: the dataset's own
     eval_every: int = 0  # epochs between evaluations recorded in the history (0: never)
     progress: bool = True
+    variant: str = "dcgan"  # or an ablation from dcgan_lib.architecture.VARIANTS (notebook 02)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -104,6 +106,10 @@ def build_models(cfg: TrainConfig, channels: int) -> tuple[Generator, Discrimina
     """G and D for a config, initialised from `cfg.seed` without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
+        if cfg.variant != "dcgan":
+            from .architecture import build_variant  # the ablations of notebook 02
+
+            return build_variant(cfg.variant, cfg.image_size, channels, cfg.nz, cfg.width)
         return Generator(cfg.image_size, channels, cfg.nz, cfg.width), Discriminator(cfg.image_size, channels, cfg.width)
 
 
@@ -125,7 +131,7 @@ def train(
         ckpt = load(src)
         saved = TrainConfig.from_dict(ckpt["config"])
         # the architecture and the data must match; the length of the run may grow
-        check_arch(ckpt, {"image_size": cfg.image_size, "nz": cfg.nz, "width": cfg.width}, src)
+        check_arch(ckpt, {"image_size": cfg.image_size, "nz": cfg.nz, "width": cfg.width, "variant": cfg.variant}, src)
         for k in ("dataset", "n_images", "batch_size", "seed"):
             if getattr(saved, k) != getattr(cfg, k):
                 raise CheckpointError(f"{src} was trained with {k}={getattr(saved, k)!r}, this run asks for {getattr(cfg, k)!r}: resume with the same settings")
@@ -154,7 +160,7 @@ def train(
         torch.backends.cudnn.benchmark = True
         G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr if cfg.lr_D is None else cfg.lr_D, betas=(cfg.beta1, cfg.beta2))
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     fixed_z = sample_z(64, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     state = TrainState(cfg, G, D, fixed_z=fixed_z, out=out)

@@ -11,7 +11,7 @@ from dcgan_lib.train import train
 def test_round_trip_rebuilds_the_same_models(tiny_config, tiny_data):
     state = train(tiny_config, data=tiny_data)
     ckpt = checkpoint.load(tiny_config.out)  # a run folder works as well as the file
-    assert ckpt["step"] == state.step == 12 and ckpt["arch"] == {"image_size": 16, "channels": 3, "nz": 8, "width": 8}
+    assert ckpt["step"] == state.step == 12 and ckpt["arch"] == {"image_size": 16, "channels": 3, "nz": 8, "width": 8, "variant": "dcgan"}
     G, D = checkpoint.build_generator(ckpt), checkpoint.build_discriminator(ckpt)
     state.G.eval(), state.D.eval()
     z = torch.randn(3, 8, 1, 1)

@@ -141,3 +141,12 @@ def test_eval_every_records_the_evaluation_without_changing_the_weights(tmp_path
     assert all(torch.equal(p, q) for p, q in zip(plain.G.state_dict().values(), evaluated.G.state_dict().values()))
     saved = json.loads((Path(cfg.out).parent / "eval" / "history.json").read_text())
     assert sum("fd_gap_closed" in r for r in saved) == 2
+
+
+def test_lr_D_sets_only_the_discriminators_learning_rate(tiny_config, tiny_data):
+    from dcgan_lib.train import build_models
+
+    G0, D0 = build_models(tiny_config, tiny_data.channels)
+    state = train(replace(tiny_config, lr_D=0.0), data=tiny_data)
+    assert all(torch.equal(a, b) for a, b in zip(D0.parameters(), state.D.parameters())), "lr_D=0 must freeze D"
+    assert not all(torch.equal(a, b) for a, b in zip(G0.parameters(), state.G.parameters())), "G still learns at lr"
