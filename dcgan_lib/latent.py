@@ -1,6 +1,12 @@
-"""Latent space tools: the one z sampler, straight and spherical paths between codes."""
+"""Latent space tools: the one z sampler, straight and spherical paths between codes, and what the paper did
+with them: concept vectors (means of k codes), vector arithmetic, the turn vector and smoothness of walks."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -42,3 +48,292 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, method: str 
     fn = slerp if method == "slerp" else lerp
     path = [fn(z0.flatten(), z1.flatten(), float(t)) for t in torch.linspace(0, 1, steps)]
     return torch.stack(path).reshape(steps, -1, 1, 1)
+
+
+# ------------------------------------------------------------------------------------ labelled pools of codes
+#
+# Concept vectors and arithmetic need to know what a z "shows". A *labeller* is any function
+# images (N, C, S, S) in [-1, 1] -> {attribute name: (N,) scores}, binary attributes as probabilities in [0, 1]
+# (bool tensors work too). The procedural faces use the course classifier (`classifier_labeller`); CelebA
+# only needs another labeller (`fit_attribute_labeller` on its 40 attributes), the rest of the code is the same.
+
+Labeller = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+Spec = Mapping[str, bool]  # e.g. {"smiling": True, "long_hair": False}
+CONFIDENCE = 0.999  # "labelled confidently": p >= 0.999 for True, p <= 0.001 for False (notebook 05 says why)
+
+
+def classifier_labeller(classifier: Any = "faces") -> Labeller:
+    """A labeller from a course classifier ('faces', a path or an AttributeClassifier): binary heads ->
+    probabilities, `turn` -> [-1, 1] (categorical heads are left out)."""
+    from .classifiers import AttributeClassifier, load_classifier
+
+    clf = classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier)
+
+    def label(images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in clf.predict(images).items() if v.dim() == 1}
+
+    return label
+
+
+def generate_many(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Images in [-1, 1] on the CPU for many codes, in batches (BatchNorm running statistics, as `models.generate`)."""
+    from .models import generate
+
+    return torch.cat([generate(G, z[i:i + batch_size]).float().cpu() for i in range(0, len(z), batch_size)])
+
+
+@dataclass
+class LatentPool:
+    """Codes z (N, nz, 1, 1) and what a labeller reads in their images ({name: (N,)})."""
+
+    z: torch.Tensor
+    labels: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    def group(self, spec: Spec, confidence: float = CONFIDENCE) -> torch.Tensor:
+        """Indices of the codes confidently labelled as `spec` says: p >= confidence for True, <= 1 - confidence for False."""
+        return confident_mask(self.labels, spec, confidence).nonzero().flatten()
+
+
+def label_pool(G: torch.nn.Module, labeller: Labeller, n: int, seed: int = 0, batch_size: int = 500) -> LatentPool:
+    """Draw n codes from `seed` once, generate their images and label them: the pool concept vectors draw from."""
+    z = z_from_seed(seed, n, G.nz)
+    labels: dict[str, list[torch.Tensor]] = {}
+    for i in range(0, n, batch_size):
+        for k, v in labeller(generate_many(G, z[i:i + batch_size])).items():
+            labels.setdefault(k, []).append(v.detach().float().cpu())
+    return LatentPool(z, {k: torch.cat(v) for k, v in labels.items()})
+
+
+def confident_mask(labels: Mapping[str, torch.Tensor], spec: Spec, confidence: float = CONFIDENCE) -> torch.Tensor:
+    """(N,) bool: every attribute in `spec` labelled confidently with the wanted value."""
+    if not 0.5 <= confidence <= 1:
+        raise ValueError(f"confidence must be in [0.5, 1], got {confidence}")
+    missing = set(spec) - set(labels)
+    if missing:
+        raise KeyError(f"the labeller gives no {sorted(missing)}; it gives {sorted(labels)}")
+    n = len(next(iter(labels.values())))
+    mask = torch.ones(n, dtype=torch.bool)
+    for name, wanted in spec.items():
+        p = labels[name].float()
+        mask &= (p >= confidence) if wanted else (p <= 1 - confidence)
+    return mask
+
+
+def concept_vector(z: torch.Tensor) -> torch.Tensor:
+    """A concept as the mean of k codes (k, nz, 1, 1) -> (nz, 1, 1), as the paper averaged three."""
+    if len(z) == 0:
+        raise ValueError("a concept vector needs at least one code: the group is empty (a larger pool or a lower confidence helps)")
+    return z.mean(0)
+
+
+def draw_codes(pool: LatentPool, spec: Spec, k: int, generator: torch.Generator, confidence: float = CONFIDENCE) -> torch.Tensor:
+    """k distinct random codes (k, nz, 1, 1) from the pool's confident group for `spec`."""
+    idx = pool.group(spec, confidence)
+    if len(idx) < k:
+        raise ValueError(f"only {len(idx)} codes in the pool are confidently {dict(spec)}, {k} needed: use a larger pool")
+    return pool.z[idx[torch.randperm(len(idx), generator=generator)[:k]]]
+
+
+def attribute_direction(pool: LatentPool, attribute: str, confidence: float = CONFIDENCE,
+                        given: Spec | None = None) -> torch.Tensor:
+    """mean z of codes confidently showing `attribute` minus mean z of those confidently without it (nz, 1, 1);
+    `given` fixes other attributes in both groups. Adding it to a z adds the attribute (notebook 04's sliders)."""
+    given = dict(given or {})
+    on = concept_vector(pool.z[pool.group({**given, attribute: True}, confidence)])
+    off = concept_vector(pool.z[pool.group({**given, attribute: False}, confidence)])
+    return on - off
+
+
+# ------------------------------------------------------------------------------------------- vector arithmetic
+
+
+@dataclass(frozen=True)
+class Equation:
+    """a - b + c, each term a group of codes given by a spec; `expected` is what the result should show."""
+
+    name: str
+    a: Spec
+    b: Spec
+    c: Spec
+    expected: Spec
+
+
+def paper_equations(smiling: str = "smiling", eyeglasses: str = "eyeglasses", woman: str = "long_hair",
+                    woman_value: bool = True) -> list[Equation]:
+    """The paper's two face equations. On procedural faces long hair stands in for "woman"; on CelebA pass
+    woman="male", woman_value=False (and the CelebA attribute names your labeller gives)."""
+    w, m = {woman: woman_value}, {woman: not woman_value}
+    return [
+        Equation("smiling woman - neutral woman + neutral man = smiling man",
+                 {smiling: True, **w}, {smiling: False, **w}, {smiling: False, **m}, {smiling: True, **m}),
+        Equation("man with glasses - man without + woman without = woman with glasses",
+                 {eyeglasses: True, **m}, {eyeglasses: False, **m}, {eyeglasses: False, **w}, {eyeglasses: True, **w}),
+    ]
+
+
+def equation_codes(pool: LatentPool, eq: Equation, k: int, generator: torch.Generator,
+                   confidence: float = CONFIDENCE) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw: the k codes of each term (3, k, nz, 1, 1) and the result mean(a) - mean(b) + mean(c) (nz, 1, 1)."""
+    terms = torch.stack([draw_codes(pool, spec, k, generator, confidence) for spec in (eq.a, eq.b, eq.c)])
+    a, b, c = (concept_vector(t) for t in terms)
+    return terms, a - b + c
+
+
+def verdict(labels: Mapping[str, torch.Tensor], expected: Spec, threshold: float = 0.5) -> torch.Tensor:
+    """(N,) bool: the labeller reads every expected attribute as expected (p > threshold means True)."""
+    n = len(next(iter(labels.values())))
+    ok = torch.ones(n, dtype=torch.bool)
+    for name, wanted in expected.items():
+        ok &= (labels[name].float() > threshold) == bool(wanted)
+    return ok
+
+
+@dataclass
+class ArithmeticResult:
+    """Outcome of `trials` draws of one equation with k codes per term."""
+
+    equation: Equation
+    k: int
+    trials: int
+    success: torch.Tensor  # (trials,) bool: both expected attributes read in G(result)
+    per_attribute: dict[str, float]  # share of draws where that attribute alone came out as expected
+    result_norm: float  # mean |result z|; a single Gaussian code has about sqrt(nz)
+
+    @property
+    def rate(self) -> float:
+        return float(self.success.float().mean())
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Wilson interval of the success rate."""
+        return wilson_interval(int(self.success.sum()), self.trials)
+
+
+def arithmetic_trials(G: torch.nn.Module, pool: LatentPool, eq: Equation, labeller: Labeller, k: int = 3,
+                      trials: int = 100, seed: int = 0, confidence: float = CONFIDENCE) -> ArithmeticResult:
+    """Success of `eq` over `trials` independent draws: fresh random codes from the pool's confident groups
+    each time; the verdict is the labeller's reading of the generated result (never chosen by outcome)."""
+    g = torch.Generator().manual_seed(seed)
+    results = torch.stack([equation_codes(pool, eq, k, g, confidence)[1] for _ in range(trials)])  # (T, nz, 1, 1)
+    labels = labeller(generate_many(G, results))
+    per = {name: float(verdict(labels, {name: want}).float().mean()) for name, want in eq.expected.items()}
+    return ArithmeticResult(eq, k, trials, verdict(labels, eq.expected), per, float(results.flatten(1).norm(dim=1).mean()))
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% by default)."""
+    if n <= 0:
+        raise ValueError("the interval needs at least one trial")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --------------------------------------------------------------------------------------------- the turn vector
+
+
+def turn_codes(pool: LatentPool, k: int, generator: torch.Generator, attribute: str = "turn",
+               threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean z of k codes turned one way (score <= -threshold) and of k turned the other (>= threshold): (nz, 1, 1) each."""
+    t = pool.labels[attribute]
+    ends = []
+    for side in ((t <= -threshold), (t >= threshold)):
+        idx = side.nonzero().flatten()
+        if len(idx) < k:
+            raise ValueError(f"only {len(idx)} codes have |{attribute}| >= {threshold} on that side, {k} needed: use a larger pool")
+        ends.append(concept_vector(pool.z[idx[torch.randperm(len(idx), generator=generator)[:k]]]))
+    return ends[0], ends[1]
+
+
+def spearman(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Spearman rank correlation of two 1-D tensors (no ties expected: continuous scores)."""
+    rx, ry = x.double().argsort().argsort().double(), y.double().argsort().argsort().double()
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    return float((rx * ry).sum() / (rx.norm() * ry.norm()).clamp_min(1e-12))
+
+
+def monotonicity(values: torch.Tensor) -> dict[str, float]:
+    """How monotone a sequence is: Spearman correlation with its position and the share of steps that go
+    the way of the whole path (both 1 for a perfectly monotone rise)."""
+    values = values.flatten().double()
+    sign = 1.0 if values[-1] >= values[0] else -1.0
+    return {"spearman": spearman(torch.arange(len(values)), values),
+            "monotone_share": float((values.diff() * sign > 0).double().mean())}
+
+
+# ------------------------------------------------------------------------------------------------- smoothness
+
+
+def path_norms(path: torch.Tensor) -> torch.Tensor:
+    """|z| at each point of a path (S, nz, 1, 1) -> (S,)."""
+    return path.flatten(1).norm(dim=1)
+
+
+def step_sizes(frames: torch.Tensor) -> torch.Tensor:
+    """Distances between consecutive points of paths: (P, S, ...) -> (P, S - 1), RMS per value (pixels or features)."""
+    d = frames.flatten(2).diff(dim=1)
+    return d.pow(2).mean(-1).sqrt()
+
+
+def step_ratio(frames: torch.Tensor) -> torch.Tensor:
+    """Largest step over mean step along each path, (P, S, ...) -> (P,): 1 for even motion, up to S - 1 for one jump."""
+    s = step_sizes(frames)
+    return s.max(1).values / s.mean(1).clamp_min(1e-12)
+
+
+def splice(frames: torch.Tensor) -> torch.Tensor:
+    """Paths with a jump, for comparison: the first half of path i followed by the second half of path i + 1 (P, S, ...)."""
+    half = frames.shape[1] // 2
+    return torch.cat([frames[:, :half], frames.roll(-1, dims=0)[:, half:]], dim=1)
+
+
+def random_paths(n_paths: int, steps: int = 16, nz: int = 100, seed: int = 0, method: str = "slerp") -> torch.Tensor:
+    """n_paths walks between independent pairs of codes drawn from `seed`: (P, steps, nz, 1, 1)."""
+    ends = z_from_seed(seed, 2 * n_paths, nz)
+    return torch.stack([interpolate(ends[2 * i], ends[2 * i + 1], steps, method) for i in range(n_paths)])
+
+
+def quantiles(x: torch.Tensor, qs: Sequence[float] = (0.5, 0.95)) -> list[float]:
+    """Quantiles of a 1-D tensor as floats (the median and the 95th percentile by default)."""
+    return torch.quantile(x.double().flatten(), torch.tensor(list(qs), dtype=torch.float64)).tolist()
+
+
+# ------------------------------------------------------------------------------------ a labeller for CelebA
+
+
+def fit_attribute_labeller(images: torch.Tensor, targets: Mapping[str, torch.Tensor], epochs: int = 3,
+                           batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
+                           device: str | torch.device = "cpu") -> Labeller:
+    """Train a small attribute CNN (the course classifier's body, one logit per attribute) on labelled real
+    images, e.g. CelebA with targets {"smiling": attr[:, celeba_attribute_index("Smiling")], ...}; returns
+    its labeller (images -> probabilities). Minutes on a GPU for 50k CelebA images."""
+    from .classifiers import AttributeClassifier
+
+    if not targets:
+        raise ValueError("give at least one target, e.g. {'smiling': labels}")
+    bad = [k for k, v in targets.items() if len(v) != len(images)]
+    if bad:
+        raise ValueError(f"targets {bad} do not have one label per image ({len(images)} images)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AttributeClassifier("faces", channels=images.shape[1], heads={k: 1 for k in targets}).to(device)
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    y = torch.stack([targets[k].float() for k in targets], 1)  # (N, A)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=g)
+        for i in range(0, max(len(images) - batch_size, 0) + 1, batch_size):  # full batches (all, if fewer)
+            idx = order[i:i + batch_size]
+            out = model(images[idx].to(device))
+            logits = torch.stack([out[k] for k in targets], 1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    model.eval().requires_grad_(False)
+    return classifier_labeller(model)

@@ -41,3 +41,168 @@ def test_bad_arguments():
         interpolate(z_from_seed(0), z_from_seed(1), 4, "cubic")
     with pytest.raises(ValueError, match="at least 2"):
         interpolate(z_from_seed(0), z_from_seed(1), 1)
+
+
+# ----------------------------------------------------------------------------- concept vectors and arithmetic
+# A fake world where everything is known: "images" are the codes themselves (a generator that reshapes z),
+# and the labeller reads attributes as sharp half-spaces of the first coordinates.
+
+from torch import nn
+
+from dcgan_lib.latent import (
+    arithmetic_trials, attribute_direction, concept_vector, confident_mask, draw_codes,
+    equation_codes, fit_attribute_labeller, label_pool, monotonicity, paper_equations, path_norms, random_paths,
+    spearman, splice, step_ratio, turn_codes, verdict, wilson_interval,
+)
+
+
+class CodeAsImage(nn.Module):
+    """A stand-in generator: z (B, 4, 1, 1) -> "image" (B, 1, 2, 2) holding z's values."""
+
+    nz = 4
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))  # models.generate asks for a parameter's device
+
+    def forward(self, z, edits=None):
+        return z.reshape(len(z), 1, 2, 2)
+
+
+def half_space_labeller(images):
+    v = images.flatten(1)
+    return {"smiling": torch.sigmoid(20 * v[:, 0]), "long_hair": torch.sigmoid(20 * v[:, 1]),
+            "eyeglasses": torch.sigmoid(20 * v[:, 2]), "turn": torch.tanh(v[:, 3])}
+
+
+def fake_pool(n=4000, seed=0):
+    return label_pool(CodeAsImage(), half_space_labeller, n, seed=seed, batch_size=1000)
+
+
+def test_concept_vector_is_the_mean_of_its_codes():
+    z = z_from_seed(5, 3)
+    assert torch.allclose(concept_vector(z), (z[0] + z[1] + z[2]) / 3)
+    with pytest.raises(ValueError, match="empty"):
+        concept_vector(z[:0])
+
+
+def test_pool_is_seeded_and_groups_are_confident():
+    pool, again = fake_pool(), fake_pool()
+    assert torch.equal(pool.z, again.z) and pool.z.shape == (4000, 4, 1, 1) and set(pool.labels) >= {"smiling", "turn"}
+    idx = pool.group({"smiling": True, "long_hair": False}, 0.99)
+    z = pool.z[idx].flatten(1)
+    assert len(idx) > 500 and (z[:, 0] > 0.2).all() and (z[:, 1] < -0.2).all()  # p >= 0.99 <=> 20 z >= 4.6
+    labels = {"a": torch.tensor([0.95, 0.5, 0.0005, 0.9995])}
+    assert confident_mask(labels, {"a": True}, 0.999).tolist() == [False, False, False, True]
+    assert confident_mask(labels, {"a": False}, 0.999).tolist() == [False, False, True, False]
+    with pytest.raises(KeyError, match="gives no"):
+        confident_mask(labels, {"b": True})
+
+
+def test_equation_result_is_mean_a_minus_mean_b_plus_mean_c():
+    pool, eq = fake_pool(), paper_equations()[0]
+    terms, result = equation_codes(pool, eq, 3, torch.Generator().manual_seed(0))
+    assert terms.shape == (3, 3, 4, 1, 1)
+    assert torch.allclose(result, terms[0].mean(0) - terms[1].mean(0) + terms[2].mean(0))
+    # each term's codes come from its confident group, and the three codes are distinct
+    assert (terms[0].flatten(1)[:, 0] > 0).all() and (terms[1].flatten(1)[:, 0] < 0).all()
+    assert len({tuple(t.flatten().tolist()) for t in terms[0]}) == 3
+
+
+def test_verdict_needs_every_expected_attribute():
+    labels = {"smiling": torch.tensor([0.9, 0.9, 0.1, 0.1]), "long_hair": torch.tensor([0.2, 0.8, 0.2, 0.8])}
+    assert verdict(labels, {"smiling": True, "long_hair": False}).tolist() == [True, False, False, False]
+
+
+def test_arithmetic_success_is_counted_on_the_generated_result():
+    G, pool = CodeAsImage(), fake_pool()
+    eq = paper_equations()[0]  # expected: smiling, not long-haired
+    res = arithmetic_trials(G, pool, eq, half_space_labeller, k=3, trials=200, seed=1)
+    # recount by hand from the same draws
+    g = torch.Generator().manual_seed(1)
+    results = torch.stack([equation_codes(pool, eq, 3, g)[1] for _ in range(200)]).flatten(1)
+    by_hand = ((results[:, 0] > 0) & (results[:, 1] < 0)).float().mean().item()
+    assert res.trials == 200 and res.success.shape == (200,)
+    assert abs(res.rate - by_hand) < 1e-6 and abs(res.per_attribute["smiling"] - (results[:, 0] > 0).float().mean().item()) < 1e-6
+    lo, hi = res.interval
+    assert lo < res.rate < hi
+
+
+def test_averaging_makes_arithmetic_reliable_in_a_linear_world():
+    G, pool = CodeAsImage(), fake_pool(8000)
+    eq = paper_equations()[1]
+    rates = {k: arithmetic_trials(G, pool, eq, half_space_labeller, k=k, trials=400, seed=2).rate for k in (1, 3, 20)}
+    assert rates[1] < rates[3] < rates[20] and rates[20] > 0.95, rates
+
+
+def test_too_small_a_pool_says_so():
+    pool = fake_pool(50)
+    with pytest.raises(ValueError, match="larger pool"):
+        draw_codes(pool, {"smiling": True, "long_hair": True, "eyeglasses": True}, 40, torch.Generator(), 0.999)
+
+
+def test_attribute_direction_points_along_the_attribute():
+    d = attribute_direction(fake_pool(), "eyeglasses", 0.99).flatten()
+    assert d[2] > 1.0 and d[[0, 1, 3]].abs().max() < 0.15
+
+
+def test_paper_equations_for_celeba_names():
+    eqs = paper_equations("Smiling", "Eyeglasses", woman="Male", woman_value=False)
+    assert eqs[0].expected == {"Smiling": True, "Male": True} and eqs[1].expected == {"Eyeglasses": True, "Male": False}
+    assert eqs[0].a == {"Smiling": True, "Male": False}
+
+
+def test_turn_path_is_monotone_in_a_linear_world():
+    G, pool = CodeAsImage(), fake_pool()
+    left, right = turn_codes(pool, 4, torch.Generator().manual_seed(0))
+    turn = half_space_labeller(interpolate(left, right, 10, "lerp"))["turn"]
+    m = monotonicity(turn)
+    assert turn[0] < -0.3 and turn[-1] > 0.3 and m == {"spearman": pytest.approx(1.0), "monotone_share": 1.0}
+
+
+def test_monotonicity_and_spearman():
+    assert monotonicity(torch.tensor([3.0, 2.0, 1.0, 0.0])) == {"spearman": pytest.approx(-1.0), "monotone_share": 1.0}
+    zigzag = monotonicity(torch.tensor([0.0, 2.0, 1.0, 3.0, 2.0, 4.0]))
+    assert zigzag["monotone_share"] == pytest.approx(3 / 5) and 0.5 < zigzag["spearman"] < 1
+    from scipy.stats import spearmanr
+
+    x, y = torch.randn(30, generator=torch.Generator().manual_seed(0)), torch.randn(30, generator=torch.Generator().manual_seed(1))
+    assert spearman(x, y) == pytest.approx(spearmanr(x.numpy(), y.numpy())[0], abs=1e-9)
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    assert wilson_interval(0, 50)[0] == 0.0 and wilson_interval(50, 50)[1] == 1.0
+
+
+# ------------------------------------------------------------------------------------------------ smoothness
+
+
+def test_slerp_paths_keep_norms_near_sqrt_nz_better_than_lerp():
+    typical = math.sqrt(100)
+    s = torch.stack([path_norms(p) for p in random_paths(50, 9, seed=0, method="slerp")])
+    l = torch.stack([path_norms(p) for p in random_paths(50, 9, seed=0, method="lerp")])
+    assert (s[:, 4] - typical).abs().mean() < 0.1 * typical  # midpoints stay on the shell
+    assert (l[:, 4] / typical).mean() < 0.8  # lerp midpoints sink to about sqrt(nz / 2)
+    assert (s - typical).abs().mean() < 0.5 * (l - typical).abs().mean()
+
+
+def test_step_ratio_flags_a_path_with_a_jump():
+    even = torch.linspace(0, 1, 16).reshape(1, 16, 1).expand(4, 16, 10) + torch.arange(4).reshape(4, 1, 1)
+    assert torch.allclose(step_ratio(even), torch.ones(4))
+    jumped = splice(even)
+    assert jumped.shape == even.shape and torch.equal(jumped[0, 8], even[1, 8])
+    assert (step_ratio(jumped[:3]) > 5).all()  # one step of ~1 against 14 of 1/15: max/mean ~ 8
+
+
+def test_fit_attribute_labeller_learns_an_attribute():
+    from dcgan_lib.faces import make_faces
+
+    torch.set_num_threads(1)
+    train, test = make_faces(1024, 32, seed=11), make_faces(256, 32, seed=12)
+    label = fit_attribute_labeller(train.images, {"eyeglasses": train.attributes["eyeglasses"]}, epochs=4, batch_size=64)
+    p = label(test.images)["eyeglasses"]
+    assert ((p > 0.5) == test.attributes["eyeglasses"]).float().mean() > 0.9  # an untrained one: about 0.5
+    with pytest.raises(ValueError, match="one label per image"):
+        fit_attribute_labeller(train.images, {"eyeglasses": train.attributes["eyeglasses"][:5]})
