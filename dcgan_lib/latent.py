@@ -133,7 +133,7 @@ def draw_codes(pool: LatentPool, spec: Spec, k: int, generator: torch.Generator,
     """k distinct random codes (k, nz, 1, 1) from the pool's confident group for `spec`."""
     idx = pool.group(spec, confidence)
     if len(idx) < k:
-        raise ValueError(f"only {len(idx)} codes in the pool are confidently {dict(spec)}, {k} needed: use a larger pool")
+        raise ValueError(f"only {len(idx)} codes in the pool are confidently {dict(spec)}, {k} needed: use a larger pool or a lower confidence")
     return pool.z[idx[torch.randperm(len(idx), generator=generator)[:k]]]
 
 
@@ -180,6 +180,13 @@ def equation_codes(pool: LatentPool, eq: Equation, k: int, generator: torch.Gene
     terms = torch.stack([draw_codes(pool, spec, k, generator, confidence) for spec in (eq.a, eq.b, eq.c)])
     a, b, c = (concept_vector(t) for t in terms)
     return terms, a - b + c
+
+
+def paper_noise(y: torch.Tensor, n: int = 8, scale: float = 0.25, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The paper's Figure 7 right panel: the result y and n copies with uniform noise in [-scale, scale] added,
+    (n + 1, nz, 1, 1) with y first."""
+    noise = (torch.rand(n, *y.shape, generator=generator) * 2 - 1) * scale
+    return torch.cat([y[None], y[None] + noise])
 
 
 def verdict(labels: Mapping[str, torch.Tensor], expected: Spec, threshold: float = 0.5) -> torch.Tensor:
@@ -236,16 +243,19 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 # --------------------------------------------------------------------------------------------- the turn vector
 
 
-def turn_codes(pool: LatentPool, k: int, generator: torch.Generator, attribute: str = "turn",
+def turn_codes(pool: LatentPool, k: int | None, generator: torch.Generator | None = None, attribute: str = "turn",
                threshold: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean z of k codes turned one way (score <= -threshold) and of k turned the other (>= threshold): (nz, 1, 1) each."""
+    """Mean z of k random codes turned one way (score <= -threshold) and of k turned the other (>= threshold),
+    (nz, 1, 1) each; k=None averages all of them. right - left is the paper's "turn vector"."""
     t = pool.labels[attribute]
     ends = []
     for side in ((t <= -threshold), (t >= threshold)):
         idx = side.nonzero().flatten()
-        if len(idx) < k:
-            raise ValueError(f"only {len(idx)} codes have |{attribute}| >= {threshold} on that side, {k} needed: use a larger pool")
-        ends.append(concept_vector(pool.z[idx[torch.randperm(len(idx), generator=generator)[:k]]]))
+        if k is not None:
+            if len(idx) < k:
+                raise ValueError(f"only {len(idx)} codes have |{attribute}| >= {threshold} on that side, {k} needed: use a larger pool or a lower threshold")
+            idx = idx[torch.randperm(len(idx), generator=generator)[:k]]
+        ends.append(concept_vector(pool.z[idx]))
     return ends[0], ends[1]
 
 

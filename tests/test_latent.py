@@ -1,11 +1,16 @@
-"""z sampling and interpolation paths."""
+"""z sampling, interpolation paths, concept vectors and arithmetic, the turn vector, smoothness of walks."""
 
 import math
 
 import pytest
 import torch
+from torch import nn
 
-from dcgan_lib.latent import interpolate, lerp, sample_z, slerp, z_from_seed
+from dcgan_lib.latent import (
+    arithmetic_trials, attribute_direction, concept_vector, confident_mask, draw_codes, equation_codes,
+    fit_attribute_labeller, generate_many, interpolate, label_pool, lerp, monotonicity, paper_equations, path_norms,
+    random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
+)
 
 
 def test_sampler_is_standard_normal_and_seeded():
@@ -46,14 +51,6 @@ def test_bad_arguments():
 # ----------------------------------------------------------------------------- concept vectors and arithmetic
 # A fake world where everything is known: "images" are the codes themselves (a generator that reshapes z),
 # and the labeller reads attributes as sharp half-spaces of the first coordinates.
-
-from torch import nn
-
-from dcgan_lib.latent import (
-    arithmetic_trials, attribute_direction, concept_vector, confident_mask, draw_codes,
-    equation_codes, fit_attribute_labeller, label_pool, monotonicity, paper_equations, path_norms, random_paths,
-    spearman, splice, step_ratio, turn_codes, verdict, wilson_interval,
-)
 
 
 class CodeAsImage(nn.Module):
@@ -155,7 +152,7 @@ def test_paper_equations_for_celeba_names():
 def test_turn_path_is_monotone_in_a_linear_world():
     G, pool = CodeAsImage(), fake_pool()
     left, right = turn_codes(pool, 4, torch.Generator().manual_seed(0))
-    turn = half_space_labeller(interpolate(left, right, 10, "lerp"))["turn"]
+    turn = half_space_labeller(generate_many(G, interpolate(left, right, 10, "lerp")))["turn"]
     m = monotonicity(turn)
     assert turn[0] < -0.3 and turn[-1] > 0.3 and m == {"spearman": pytest.approx(1.0), "monotone_share": 1.0}
 
