@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.patches import Rectangle
+from torchvision.ops import box_iou
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
@@ -146,8 +147,6 @@ if not FAST:
 box_train = make_faces(N_BOX_TRAIN, 32, seed=640_000 + SEED, eyeglasses=True)
 box_check = make_faces(500, 32, seed=650_000 + SEED, eyeglasses=True)
 regressor = probes.fit_box_regressor(box_train.images, box_train.boxes["glasses"])
-from torchvision.ops import box_iou
-
 iou = box_iou(probes.predict_boxes(regressor, box_check.images), box_check.boxes["glasses"]).diag()
 print(f"box regressor on 500 new faces: mean IoU {iou.mean():.3f}, IoU > 0.7 for {(iou > 0.7).float().mean():.0%}")
 
