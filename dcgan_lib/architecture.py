@@ -235,17 +235,7 @@ def _fc_hidden(G: Generator, D: Discriminator, hidden: int) -> None:
             nn.LeakyReLU(0.2, inplace=True), nn.Linear(hidden, 1, bias=False)]
     D.main = nn.Sequential(*d[:-1], *fc_d)
     for m in (project, *fc_g, *fc_d):
-        _init_like_paper(m)
-
-
-def _init_like_paper(m: nn.Module) -> None:
-    """`models.init_weights`, extended to the fully connected layers only the fc-hidden variant has."""
-    init_weights(m)
-    if isinstance(m, nn.Linear):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif isinstance(m, nn.BatchNorm1d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
+        init_weights(m)
 
 
 # --------------------------------------------------------------------------------------------- ablations

@@ -168,3 +168,15 @@ def test_tutorial_loader_rejects_other_files(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(CheckpointError, match="corrupt or not a safe PyTorch file"):
         load_tutorial_generator(tmp_path / "junk.pth")
+
+
+def test_init_weights_covers_the_fully_connected_layers_of_the_ablations():
+    from torch import nn
+
+    from dcgan_lib.models import init_weights
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(400, 300), nn.BatchNorm1d(300))
+    init_weights(m)
+    assert abs(m[0].weight.std().item() - 0.02) < 0.002 and torch.all(m[0].bias == 0)
+    assert abs(m[1].weight.mean().item() - 1.0) < 0.01 and m[1].weight.std().item() < 0.03
