@@ -403,11 +403,21 @@ def _ceiling_features(arch: tuple[int, int, int, int], n: int, seed: int, device
     return load_classifier(clf_key).embed(_generate(G, n, _CEILING_Z_SEED + seed))[0]
 
 
+@functools.lru_cache(maxsize=16)
+def _reference_scores(dataset: str, size: int, channels: int, n: int, seed: int, clf_key: str, kid_subsets: int,
+                      ceiling_arch: tuple[int, int, int, int] | None = None, device: str = "cpu") -> tuple[float, float]:
+    """(FD, KID) of the floor (two disjoint real sets), or of the ceiling (an untrained G of `ceiling_arch`),
+    against real set A; cached because they do not depend on the generator being evaluated (KID: ~7 s each)."""
+    _, fa, _, fb = _real_sets(dataset, size, channels, n, seed, clf_key)
+    other = fb if ceiling_arch is None else _ceiling_features(ceiling_arch, len(fa), seed, device, clf_key)
+    return frechet_distance(other, fa), kid(other, fa, subsets=kid_subsets, seed=seed)[0]
+
+
 def clear_caches() -> None:
     """Forget the cached real sets, training sets, ceilings and classifiers (e.g. after retraining a classifier)."""
     from .classifiers import _load_cached
 
-    for f in (_digits, _real_sets, _train_set, _ceiling_features, _load_cached):
+    for f in (_digits, _real_sets, _train_set, _ceiling_features, _reference_scores, _load_cached):
         f.cache_clear()
 
 
@@ -576,15 +586,12 @@ def evaluate_generator(
     gen = _generate(G, n, _Z_SEED + seed)
     fg, pg = clf.embed(gen)
     fd = frechet_distance(fg[:n_fd], fa)
-    fd_floor = frechet_distance(fb, fa)
     k_mean, k_std = kid(fg, fa, subsets=kid_subsets, seed=seed)
-    k_floor, _ = kid(fb, fa, subsets=kid_subsets, seed=seed)
+    fd_floor, k_floor = _reference_scores(dataset, size, channels, n, seed, clf_key, kid_subsets)
     fd_ceiling = k_ceiling = float("nan")
     if ceiling:
         arch = (size, channels, int(G.nz), int(getattr(G, "width", 64)))
-        fc = _ceiling_features(arch, n_fd, seed, str(dev), clf_key)
-        fd_ceiling = frechet_distance(fc, fa)
-        k_ceiling, _ = kid(fc, fa, subsets=kid_subsets, seed=seed)
+        fd_ceiling, k_ceiling = _reference_scores(dataset, size, channels, n, seed, clf_key, kid_subsets, arch, str(dev))
 
     check = None
     if memorisation:
