@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .torch_files import atomic_save, safe_load
+from .data import to_model_range
 from .errors import CheckpointError, DCGANError
 
 FORMAT = "dcgan_lib.classifier/1"
@@ -98,10 +99,7 @@ class AttributeClassifier(nn.Module):
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or [-1, 1] images of any size and 1 or 3 channels -> float (N, channels, 32, 32) in [-1, 1]."""
-        x = images
-        if x.dtype == torch.uint8:
-            x = x.float().div(127.5).sub(1.0)
-        x = x.float()
+        x = to_model_range(images)
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.shape[1] != self.channels:
@@ -289,7 +287,7 @@ def train_classifier(
     else:
         tx, ty, _, _ = _digits_split()
         epochs = 40 if epochs is None else epochs
-        x, y = tx.float().div(127.5).sub(1.0), {"digit": ty}
+        x, y = to_model_range(tx), {"digit": ty}
         shift = 2
         report.update(n_train=len(ty), split_seed=DIGITS_SPLIT_SEED)
     report["data_s"] = round(time.perf_counter() - t0, 1)

@@ -46,7 +46,8 @@ from torch import nn
 
 from .classifiers import FACE_BINARY, FACE_CATEGORICAL, AttributeClassifier, load_classifier
 from .errors import DCGANError
-from .latent import sample_z
+from .data import to_model_range
+from .latent import generate_many, sample_z
 from .models import Generator, generate
 
 EVALUATED_DATASETS = ("faces", "digits")  # the datasets with a course classifier
@@ -233,7 +234,7 @@ class NNCheck:
 
 def _flat_pixels(images: torch.Tensor, max_size: int = 32) -> torch.Tensor:
     """Images -> (N, D) floats in [-1, 1], downsampled (antialiased) to at most max_size x max_size."""
-    x = images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+    x = to_model_range(images)
     if x.shape[-1] > max_size:
         x = F.interpolate(x, size=(max_size, max_size), mode="bilinear", align_corners=False, antialias=True)
     return x.flatten(1).cpu()
@@ -389,7 +390,7 @@ def _train_set(dataset: str, size: int, channels: int, n_train: int, seed: int, 
 def _generate(G: nn.Module, n: int, z_seed: int, batch_size: int = 250) -> torch.Tensor:
     """n samples of G in [-1, 1] on the CPU (BatchNorm running statistics: `models.generate`)."""
     z = sample_z(n, G.nz, generator=torch.Generator().manual_seed(z_seed))
-    return torch.cat([generate(G, z[i:i + batch_size]).float().cpu() for i in range(0, n, batch_size)]) if n else z.new_zeros(0)
+    return generate_many(G, z, batch_size) if n else z.new_zeros(0)
 
 
 @functools.lru_cache(maxsize=8)

@@ -21,13 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import to_model_range
 from .errors import DCGANError
 from .models import Discriminator, Edit, Generator, batchnorm_mode
-
-
-def _model_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 or float [-1, 1] images -> float [-1, 1]."""
-    return images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
 
 
 def _check_images(images: torch.Tensor, model: nn.Module) -> None:
@@ -63,7 +59,7 @@ def d_features(D: Discriminator, images: torch.Tensor, pool: int = 4, layers: Se
     out = []
     with batchnorm_mode(D, batch_stats=False):
         for i in range(0, len(images), batch_size):
-            x = _model_range(images[i:i + batch_size]).to(device)
+            x = to_model_range(images[i:i + batch_size]).to(device)
             maps = D.features(x, layers)  # name -> (B, C, s, s), s from S/2 down to 4
             # (B, C, s, s) -> (B, C, pool, pool) -> (B, C * pool^2); a 4x4 layer is left as it is
             out.append(torch.cat([F.adaptive_max_pool2d(maps[n], pool).flatten(1) for n in layers], 1).cpu())
@@ -126,7 +122,7 @@ def guided_backprop(D: nn.Module, images: torch.Tensor, layer: str, unit: int | 
         # out > 0 exactly where the input was > 0 (ReLU and LeakyReLU keep the sign)
         hooks.append(m.register_full_backward_hook(lambda mod, g_in, g_out: (g_out[0].clamp(min=0) * (outputs[mod] > 0),)))
     device = next(D.parameters()).device
-    x = _model_range(images).to(device).detach().clone().requires_grad_(True)  # never touch the caller's tensor
+    x = to_model_range(images).to(device).detach().clone().requires_grad_(True)  # never touch the caller's tensor
     try:
         with torch.enable_grad(), batchnorm_mode(D, batch_stats=False):
             f = D.features(x, [layer])[layer]  # (B, C, s, s)
@@ -167,12 +163,12 @@ def fit_box_regressor(images: torch.Tensor, boxes: torch.Tensor, alpha: float = 
 
     if len(images) != len(boxes) or boxes.dim() != 2 or boxes.shape[1] != 4:
         raise DCGANError(f"need one (x0, y0, x1, y1) box per image, got {len(images)} images and boxes {tuple(boxes.shape)}")
-    return Ridge(alpha=alpha).fit(_model_range(images).flatten(1).numpy(), boxes.numpy())
+    return Ridge(alpha=alpha).fit(to_model_range(images).flatten(1).numpy(), boxes.numpy())
 
 
 def predict_boxes(regressor: Any, images: torch.Tensor) -> torch.Tensor:
     """Boxes (N, 4) in pixels for images (uint8 or [-1, 1]) from a `fit_box_regressor` model."""
-    return torch.from_numpy(regressor.predict(_model_range(images).cpu().flatten(1).numpy())).float()
+    return torch.from_numpy(regressor.predict(to_model_range(images).cpu().flatten(1).numpy())).float()
 
 
 def cells_in_boxes(boxes: torch.Tensor, grid: int, image_size: int) -> torch.Tensor:

@@ -16,6 +16,13 @@ def test_scaling_round_trip():
     assert to_display(torch.tensor([-3.0, 3.0])).tolist() == [0.0, 1.0]  # clamped
 
 
+def test_float_images_are_taken_to_be_in_model_range_and_left_untouched():
+    g = torch.tensor([-1.0, 0.25, 1.0])  # e.g. G's samples
+    x = to_model_range(g)
+    assert torch.equal(x, g) and g.tolist() == [-1.0, 0.25, 1.0]
+    assert to_model_range(torch.tensor([-1.0, 1.0], dtype=torch.float64)).dtype == torch.float32
+
+
 def test_faces_come_with_their_attributes():
     data = load_data("faces", 16, n=300, seed=1)
     assert data.in_memory and data.images.shape == (300, 3, 16, 16) and data.images.dtype == torch.uint8
