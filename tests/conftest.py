@@ -7,6 +7,17 @@ from dcgan_lib.data import ImageData
 from dcgan_lib.train import TrainConfig
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module (use with `pytestmark = pytest.mark.usefixtures("one_thread")`):
+    the workloads are small, and on a busy 2-core machine two threads' spin-waiting made such files several
+    times slower. The previous thread count comes back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def tiny_data() -> ImageData:
     """96 smooth random 16x16 RGB images (blobs, not noise), in memory."""

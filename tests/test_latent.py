@@ -193,10 +193,9 @@ def test_step_ratio_flags_a_path_with_a_jump():
     assert (step_ratio(jumped[:3]) > 5).all()  # one step of ~1 against 14 of 1/15: max/mean ~ 8
 
 
-def test_fit_attribute_labeller_learns_an_attribute():
+def test_fit_attribute_labeller_learns_an_attribute(one_thread):
     from dcgan_lib.faces import make_faces
 
-    torch.set_num_threads(1)
     train, test = make_faces(1024, 32, seed=11), make_faces(256, 32, seed=12)
     label = fit_attribute_labeller(train.images, {"eyeglasses": train.attributes["eyeglasses"]}, epochs=4, batch_size=64)
     p = label(test.images)["eyeglasses"]

@@ -14,12 +14,7 @@ from dcgan_lib.models import Discriminator, Generator, _Named
 from dcgan_lib.train import TrainConfig, build_models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def seeded(cls, *args, seed=0, **kwargs):

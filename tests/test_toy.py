@@ -19,18 +19,11 @@ from dcgan_lib.toy import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The suite runs beside other jobs on small CPUs; the toy nets gain nothing from more threads."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # the toy nets gain nothing from more threads
 
 
 @pytest.fixture(scope="module")
-def trained_1d():
-    torch.set_num_threads(1)
+def trained_1d(one_thread):
     return train_1d(seed=0)  # the notebook's default run (about 10 s on one thread)
 
 
