@@ -37,6 +37,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--lr-D", dest="lr_D", type=float, default=None, help="D's learning rate if different from --lr")
     p.add_argument("--variant", default=d.variant, help="dcgan, or an ablation of notebook 02 (see dcgan_lib.architecture.VARIANTS) (default: %(default)s)")
+    p.add_argument("--r1", type=float, default=d.r1, help="R1 penalty weight on D's gradient at real images (default: %(default)s, off)")
+    p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning)")
     p.add_argument("--beta1", type=float, default=d.beta1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
     p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16"], help="autocast on CUDA (default: %(default)s)")

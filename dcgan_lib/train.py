@@ -56,6 +56,8 @@ class TrainConfig:
     eval_every: int = 0  # epochs between evaluations recorded in the history (0: never)
     progress: bool = True
     variant: str = "dcgan"  # or an ablation from dcgan_lib.architecture.VARIANTS (notebook 02)
+    init_from: str | None = None  # start from this checkpoint's G and D weights (fine-tuning); Adam starts afresh
+    r1: float = 0.0  # R1 penalty weight gamma on |grad D(real)|^2 (0: off, the paper's loss; notebook 01's remedy)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -171,6 +173,14 @@ def train(
         noise.set_state(ckpt["rng"]["noise"])
         state.step, state.history, state.elapsed_s = ckpt["step"], list(ckpt["history"]), ckpt["elapsed_s"]
 
+    elif cfg.init_from:  # a new run (step 0, its own history) that starts from trained weights
+        init = load(cfg.init_from)
+        check_arch(init, {"image_size": cfg.image_size, "nz": cfg.nz, "width": cfg.width, "variant": cfg.variant,
+                          "channels": data.channels}, Path(cfg.init_from))
+        G.load_state_dict(init["G"]), D.load_state_dict(init["D"])
+
+    if cfg.r1 < 0:
+        raise DCGANError(f"--r1 is a penalty weight and must be >= 0, got {cfg.r1}")
     autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, "bad")
     if autocast_dtype == "bad":
         raise DCGANError(f"unknown precision {cfg.precision!r}: use fp32, bf16 or fp16")
@@ -179,6 +189,8 @@ def train(
         import warnings
 
         warnings.warn(f"--precision {cfg.precision} applies on CUDA only; training in fp32 on {device}", stacklevel=2)
+    if cfg.r1 and use_amp and autocast_dtype == torch.float16:
+        raise DCGANError("--r1 differentiates D's gradient, which fp16 loss scaling does not cover: use --precision bf16 or fp32")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and autocast_dtype == torch.float16)
     bce = nn.BCEWithLogitsLoss()
     steps_per_epoch = data.steps_per_epoch(cfg.batch_size)
@@ -256,9 +268,16 @@ def train(
                     # D step: real batch labelled 1, fake batch labelled 0, as separate batches so
                     # BatchNorm never mixes real and fake statistics (the paper's and tutorial's practice)
                     fake = G(z)
+                    if cfg.r1:
+                        real = real.detach().requires_grad_(True)
                     d_real = D(real)
                     d_fake = D(fake.detach())  # detach: this step updates D only
                     loss_D = bce(d_real.float(), ones) + bce(d_fake.float(), zeros)
+                    if cfg.r1:
+                        # R1 (Mescheder et al. 2018): penalise D's slope at the real images, so D cannot
+                        # sharpen without limit around them; keeps G's gradient informative
+                        (grad,) = torch.autograd.grad(d_real.float().sum(), real, create_graph=True)
+                        loss_D = loss_D + cfg.r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
                 opt_D.zero_grad(set_to_none=True)
                 scaler.scale(loss_D).backward()
                 scaler.step(opt_D)

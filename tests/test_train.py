@@ -150,3 +150,31 @@ def test_lr_D_sets_only_the_discriminators_learning_rate(tiny_config, tiny_data)
     state = train(replace(tiny_config, lr_D=0.0), data=tiny_data)
     assert all(torch.equal(a, b) for a, b in zip(D0.parameters(), state.D.parameters())), "lr_D=0 must freeze D"
     assert not all(torch.equal(a, b) for a, b in zip(G0.parameters(), state.G.parameters())), "G still learns at lr"
+
+
+def test_init_from_starts_a_new_run_from_trained_weights(tiny_config, tiny_data, tmp_path):
+    first = train(tiny_config, data=tiny_data)
+    cfg = replace(tiny_config, out=str(tmp_path / "tuned"), init_from=str(Path(tiny_config.out) / "checkpoint.pt"), lr=0.0)
+    tuned = train(cfg, data=tiny_data)  # lr 0 for G and D: the weights must stay the ones it started from
+    assert all(torch.equal(a, b) for a, b in zip(first.G.parameters(), tuned.G.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(first.D.parameters(), tuned.D.parameters()))
+    assert tuned.history[0]["step"] <= tiny_config.log_every  # a new run: its own step counter and history
+    with pytest.raises(CheckpointError, match="width"):
+        train(replace(cfg, out=str(tmp_path / "wider"), width=16), data=tiny_data)
+
+
+def _slope_at(D: torch.nn.Module, images: torch.Tensor) -> float:
+    """Mean |grad_x D(x)|^2 over images (uint8): what R1 penalises."""
+    x = (images.float() / 127.5 - 1).requires_grad_(True)
+    D.train()  # batch statistics, as in the training step the penalty acts on
+    (grad,) = torch.autograd.grad(D(x).sum(), x)
+    return float(grad.pow(2).flatten(1).sum(1).mean())
+
+
+def test_r1_flattens_D_at_the_real_images(tiny_config, tiny_data, tmp_path):
+    plain = train(tiny_config, data=tiny_data)
+    r1 = train(replace(tiny_config, out=str(tmp_path / "r1"), r1=10.0), data=tiny_data)
+    assert all(math.isfinite(r["loss_D"]) for r in r1.history)
+    assert _slope_at(r1.D, tiny_data.images) < 0.5 * _slope_at(plain.D, tiny_data.images)
+    with pytest.raises(DCGANError, match="r1"):
+        train(replace(tiny_config, out=str(tmp_path / "neg"), r1=-1.0), data=tiny_data)
