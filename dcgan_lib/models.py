@@ -195,6 +195,15 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits)
 
 
+def real_slope(real_logits: torch.Tensor, real: torch.Tensor, batch_dims: int = 1) -> torch.Tensor:
+    """|grad_x D(x)|^2 at each real sample (`real` must require grad), shape real.shape[:batch_dims]; differentiable.
+
+    The R1 penalty (Mescheder et al., 2018) is gamma / 2 times its mean: it stops D sharpening into spikes
+    around the data. `batch_dims=2` for a batch of independent models, (E, N, ...)."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(batch_dims).sum(-1)
+
+
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .models import real_slope
+
 LOSSES = ("non_saturating", "saturating")
 REMEDIES = (None, "minibatch_std", "gradient_penalty", "unrolled")
 
@@ -288,8 +290,7 @@ def train_2d(steps: int = 5000, seed: int = 0, remedy: str | None = None, modes:
         if remedy == "gradient_penalty":
             # R1: penalise D's gradient on real data, which stops D from sharpening into spikes that
             # push G's samples from one mode to the next (Mescheder et al., 2018).
-            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-            loss = loss + gp_weight / 2 * grad.pow(2).sum(1).mean()
+            loss = loss + gp_weight / 2 * real_slope(real_logits, real).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -433,8 +434,7 @@ def train_2d_seeds(seeds=range(5), steps: int = 5000, remedy: str | None = None,
         # summing the members' mean losses keeps each member's gradient its own
         loss = F.softplus(-real_logits).mean(1).sum() + F.softplus(D_(fake)).mean(1).sum()
         if remedy == "gradient_penalty":
-            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-            loss = loss + gp_weight / 2 * grad.pow(2).sum(2).mean(1).sum()
+            loss = loss + gp_weight / 2 * real_slope(real_logits, real, batch_dims=2).mean(1).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -25,7 +25,7 @@ from .checkpoint import arch_of, atomic_save, check_arch, load
 from .data import ImageData, load_data
 from .errors import CheckpointError, DCGANError, TrainingDiverged
 from .latent import sample_z
-from .models import Discriminator, Generator, generate
+from .models import Discriminator, Generator, generate, real_slope
 from .viz import save_grid
 
 
@@ -140,6 +140,8 @@ def train(
     elif ckpt_path.exists():
         raise DCGANError(f"{ckpt_path} already exists: pass --resume to continue it, or choose a new --out folder")
 
+    if cfg.r1 < 0:
+        raise DCGANError(f"--r1 is a penalty weight and must be >= 0, got {cfg.r1}")
     device = pick_device(cfg.device)
     if cfg.eval_every:
         from .evaluate import check_evaluable  # fail now, not at the first evaluation an epoch later
@@ -179,8 +181,6 @@ def train(
                           "channels": data.channels}, Path(cfg.init_from))
         G.load_state_dict(init["G"]), D.load_state_dict(init["D"])
 
-    if cfg.r1 < 0:
-        raise DCGANError(f"--r1 is a penalty weight and must be >= 0, got {cfg.r1}")
     autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, "bad")
     if autocast_dtype == "bad":
         raise DCGANError(f"unknown precision {cfg.precision!r}: use fp32, bf16 or fp16")
@@ -273,11 +273,8 @@ def train(
                     d_real = D(real)
                     d_fake = D(fake.detach())  # detach: this step updates D only
                     loss_D = bce(d_real.float(), ones) + bce(d_fake.float(), zeros)
-                    if cfg.r1:
-                        # R1 (Mescheder et al. 2018): penalise D's slope at the real images, so D cannot
-                        # sharpen without limit around them; keeps G's gradient informative
-                        (grad,) = torch.autograd.grad(d_real.float().sum(), real, create_graph=True)
-                        loss_D = loss_D + cfg.r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
+                    if cfg.r1:  # R1: keeps D from sharpening without limit around the real images
+                        loss_D = loss_D + cfg.r1 / 2 * real_slope(d_real.float(), real).mean()
                 opt_D.zero_grad(set_to_none=True)
                 scaler.scale(loss_D).backward()
                 scaler.step(opt_D)
