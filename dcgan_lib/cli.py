@@ -133,6 +133,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                        description="Evaluate a checkpoint with the course classifiers (faces, digits); --standard adds Inception FID/KID (needs the weights).")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
     p.add_argument("--n", type=_positive, default=2000, help="generated and real images per set (default: %(default)s)")
+    p.add_argument("--n-rates", type=_positive, default=10_000,
+                   help="faces: generated and real images for the attribute rates (default: %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
     p.add_argument("--device", default="auto", help="(default: %(default)s)")
     p.add_argument("--standard", action="store_true", help="also standard Inception FID/KID via torchmetrics (downloads weights on first use)")
@@ -143,7 +145,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluate import cli_evaluate
 
-    print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard, data_root=args.data_root))
+    print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard,
+                      data_root=args.data_root, n_rates=args.n_rates))
 
 
 def _add_train_classifier(sub: argparse._SubParsersAction) -> None:

@@ -34,7 +34,7 @@ def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path 
     `heldout_seed` adds a second evaluation with other z's and other real images: the honest numbers when the
     checkpoint (an epoch of a run, say) was chosen by looking at the first evaluation. `note` says how it was chosen."""
     from .environment import cpu_name, versions
-    from .evaluate import EVALUATED_DATASETS, evaluate_checkpoint
+    from .evaluate import EVALUATED_DATASETS, N_RATES, evaluate_checkpoint
 
     out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
     ckpt = load(run)
@@ -56,11 +56,11 @@ def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path 
         "note": "optimiser states are left out to keep the file small; `dcgan train --resume` from it restarts Adam's moments",
     }
     if ckpt["config"]["dataset"] in EVALUATED_DATASETS:
-        result = evaluate_checkpoint(pt, n=n_eval)
+        result = evaluate_checkpoint(pt, n=n_eval, n_rates=N_RATES)
         card["evaluation"] = result.summary()
         card["evaluation_table"] = result.table().splitlines()
         if heldout_seed is not None:
-            held = evaluate_checkpoint(pt, n=n_eval, seed=heldout_seed)
+            held = evaluate_checkpoint(pt, n=n_eval, seed=heldout_seed, n_rates=N_RATES)
             card["evaluation_heldout"] = {"seed": heldout_seed, **held.summary()}
             card["evaluation_heldout_table"] = held.table().splitlines()
     if note:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dcgan_lib import checkpoint
-from dcgan_lib.evaluate import evaluate_checkpoint
+from dcgan_lib.evaluate import N_RATES, evaluate_checkpoint
 
 NAMES = checkpoint.shipped()
 
@@ -41,7 +41,7 @@ def test_loads_small_with_a_card(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_reproduces_its_card(name):
     card = json.loads((checkpoint.shipped_dir() / f"{name}.json").read_text())["evaluation"]
-    now = evaluate_checkpoint(name, n=2000, device="cpu").summary()
+    now = evaluate_checkpoint(name, n=2000, device="cpu", n_rates=int(card.get("n_rates", 2000))).summary()
     for key in ("fd", "fd_floor", "fd_gap_closed"):
         assert now[key] == pytest.approx(card[key], rel=0.02, abs=0.01), key
     for key in [k for k in card if k.endswith("_gen")]:
@@ -52,7 +52,7 @@ def test_reproduces_its_card(name):
 @pytest.fixture(scope="module")
 def faces32_heldout() -> dict[str, float]:
     """faces32 measured with seed 1 (other z's, other real faces): its epoch was chosen by the seed-0 evaluation."""
-    return evaluate_checkpoint("faces32", n=2000, seed=1, device="cpu").summary()
+    return evaluate_checkpoint("faces32", n=2000, seed=1, device="cpu", n_rates=N_RATES).summary()
 
 
 def test_faces32_meets_the_course_targets(faces32_heldout):
@@ -63,7 +63,7 @@ def test_faces32_meets_the_course_targets(faces32_heldout):
     assert r["nn_passed"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: the shipped faces32 draws long hair 0.077 less often than the data "
-                                       "(0.43 vs 0.51); 0.04-0.16 under at every evaluation from epoch 12 to 62")
+@pytest.mark.xfail(strict=True, reason="not met yet: on 10,000 held-out samples the shipped faces32 draws long hair "
+                                       "0.052 less often than the data (0.453 vs 0.505)")
 def test_faces32_long_hair_rate_target(faces32_heldout):
     assert faces32_heldout["long_hair_diff"] <= 0.05
