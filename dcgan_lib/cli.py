@@ -38,6 +38,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-D", dest="lr_D", type=float, default=None, help="D's learning rate if different from --lr")
     p.add_argument("--variant", default=d.variant, help="dcgan, or an ablation of notebook 02 (see dcgan_lib.architecture.VARIANTS) (default: %(default)s)")
     p.add_argument("--r1", type=float, default=d.r1, help="R1 penalty weight on D's gradient at real images (default: %(default)s, off)")
+    p.add_argument("--feature-matching", type=float, default=d.feature_matching,
+                   help="weight of feature matching (batch means of D's last hidden layer, real vs fake) in G's loss (default: %(default)s, off)")
     p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning)")
     p.add_argument("--beta1", type=float, default=d.beta1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")

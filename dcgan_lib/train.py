@@ -58,6 +58,7 @@ class TrainConfig:
     variant: str = "dcgan"  # or an ablation from dcgan_lib.architecture.VARIANTS (notebook 02)
     init_from: str | None = None  # start from this checkpoint's G and D weights (fine-tuning); Adam starts afresh
     r1: float = 0.0  # R1 penalty weight gamma on |grad D(real)|^2 (0: off, the paper's loss; notebook 01's remedy)
+    feature_matching: float = 0.0  # weight of |mean f(real) - mean f(fake)|^2 in G's loss, f = D's last hidden layer (0: off)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -83,6 +84,17 @@ class TrainState:
 
 
 Callback = Callable[[str, TrainState], None]  # event: "log" | "epoch" | "checkpoint" | "end"
+
+
+def feature_mismatch(D: Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Feature matching (Salimans et al. 2016): squared distance between the batch means of D's last hidden
+    layer (B, C, 4, 4) on real and on fake images, summed over its C*16 values.
+
+    Real and fake go through D as one batch: with separate batches D's BatchNorm would subtract each batch's
+    own mean, which is exactly the difference this term measures. Gradients reach G through `fake` only."""
+    hidden = D.layer_names[-2]  # the layer before the logit
+    f = D.features(torch.cat([real.detach(), fake]), [hidden])[hidden].float().flatten(1)  # (2B, C*16)
+    return (f[: len(real)].mean(0).detach() - f[len(real):].mean(0)).pow(2).sum()
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -142,6 +154,8 @@ def train(
 
     if cfg.r1 < 0:
         raise DCGANError(f"--r1 is a penalty weight and must be >= 0, got {cfg.r1}")
+    if cfg.feature_matching < 0:
+        raise DCGANError(f"--feature-matching is a loss weight and must be >= 0, got {cfg.feature_matching}")
     device = pick_device(cfg.device)
     if cfg.eval_every:
         from .evaluate import check_evaluable  # fail now, not at the first evaluation an epoch later
@@ -281,6 +295,8 @@ def train(
                 with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=use_amp):
                     # G step, non-saturating: maximise log D(G(z)) by labelling the fakes 1
                     loss_G = bce(D(fake).float(), ones)
+                    if cfg.feature_matching:
+                        loss_G = loss_G + cfg.feature_matching * feature_mismatch(D, real, fake)
                 opt_G.zero_grad(set_to_none=True)
                 scaler.scale(loss_G).backward()
                 scaler.step(opt_G)
@@ -314,8 +330,9 @@ def train(
 
 def _record_evaluation(state: TrainState, data: ImageData) -> None:
     """Append the evaluation numbers (see `dcgan_lib.evaluate`) to the last history record."""
-    from .evaluate import evaluate_generator  # imported late: evaluation is optional in a run
+    from .evaluate import N_RATES, evaluate_generator  # imported late: evaluation is optional in a run
 
     train_images = data.images.cpu() if data.images is not None else None  # for the memorisation check
-    result = evaluate_generator(state.G, data.name, n=2000, seed=state.config.seed, train_images=train_images)
+    result = evaluate_generator(state.G, data.name, n=2000, seed=state.config.seed, train_images=train_images,
+                                n_rates=N_RATES)  # faces: rates on 10,000 images, as `dcgan evaluate` reports them
     state.history.append({"step": state.step, "epoch": float(state.epoch), "time_s": state.elapsed_s, **result.summary()})

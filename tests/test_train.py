@@ -15,7 +15,7 @@ import torch
 
 from dcgan_lib import checkpoint
 from dcgan_lib.errors import CheckpointError, DCGANError, TrainingDiverged
-from dcgan_lib.train import TrainConfig, pick_device, train
+from dcgan_lib.train import TrainConfig, feature_mismatch, pick_device, train
 
 
 def test_a_run_writes_history_samples_and_checkpoint(tiny_config, tiny_data):
@@ -178,3 +178,31 @@ def test_r1_flattens_D_at_the_real_images(tiny_config, tiny_data, tmp_path):
     assert _slope_at(r1.D, tiny_data.images) < 0.5 * _slope_at(plain.D, tiny_data.images)
     with pytest.raises(DCGANError, match="r1"):
         train(replace(tiny_config, out=str(tmp_path / "neg"), r1=-1.0), data=tiny_data)
+
+
+def test_feature_mismatch_is_zero_for_the_same_batch_and_trains_only_G(tiny_data):
+    from dcgan_lib.models import Discriminator
+
+    D = Discriminator(16, 3, width=8)
+    x = tiny_data.images[:16].float() / 127.5 - 1
+    assert feature_mismatch(D, x, x).item() == pytest.approx(0.0, abs=1e-10)
+    real, fake = x.clone().requires_grad_(True), torch.randn_like(x).requires_grad_(True)
+    feature_mismatch(D, real, fake).backward()
+    assert real.grad is None or real.grad.abs().max() == 0  # the real means are a fixed target
+    assert fake.grad.abs().max() > 0
+
+
+def test_feature_matching_pulls_the_fakes_towards_the_real_feature_means(tiny_config, tiny_data, tmp_path):
+    frozen = replace(tiny_config, lr_D=0.0, epochs=4)  # the same untrained D for both runs: one yardstick
+    plain = train(replace(frozen, out=str(tmp_path / "plain")), data=tiny_data)
+    fm = train(replace(frozen, out=str(tmp_path / "fm"), feature_matching=100.0), data=tiny_data)
+    real = tiny_data.images.float() / 127.5 - 1
+    z = torch.randn(len(real), tiny_config.nz, 1, 1, generator=torch.Generator().manual_seed(0))
+
+    def mismatch(state) -> float:
+        with torch.no_grad():
+            return feature_mismatch(state.D, real, state.G(z)).item()
+
+    assert mismatch(fm) < 0.5 * mismatch(plain)
+    with pytest.raises(DCGANError, match="feature-matching"):
+        train(replace(tiny_config, out=str(tmp_path / "neg"), feature_matching=-1.0), data=tiny_data)
