@@ -51,19 +51,16 @@ def test_reproduces_its_card(name):
 
 @pytest.fixture(scope="module")
 def faces32_heldout() -> dict[str, float]:
-    """faces32 measured with seed 1 (other z's, other real faces): its epoch was chosen by the seed-0 evaluation."""
+    """faces32 measured with seed 1 (other z's, other real faces than the seed-0 evaluation its run was watched with)."""
     return evaluate_checkpoint("faces32", n=2000, seed=1, device="cpu", n_rates=N_RATES).summary()
 
 
 def test_faces32_meets_the_course_targets(faces32_heldout):
-    """Issue targets: gap closed >= 0.9, attribute rates within 0.05 of the data's, memorisation check passed."""
+    """Issue targets: gap closed >= 0.9, attribute rates within 0.05 of the data's (on 10,000 images, so a
+    difference has a standard error of 0.007), memorisation check passed."""
     r = faces32_heldout
+    assert r["n_rates"] == N_RATES
     assert r["fd_gap_closed"] >= 0.9
-    assert r["smiling_diff"] <= 0.05 and r["eyeglasses_diff"] <= 0.05
+    for name in ("smiling", "eyeglasses", "long_hair"):
+        assert r[f"{name}_diff"] <= 0.05, name
     assert r["nn_passed"] == 1.0
-
-
-@pytest.mark.xfail(strict=True, reason="not met yet: on 10,000 held-out samples the shipped faces32 draws long hair "
-                                       "0.052 less often than the data (0.453 vs 0.505)")
-def test_faces32_long_hair_rate_target(faces32_heldout):
-    assert faces32_heldout["long_hair_diff"] <= 0.05

@@ -41,6 +41,7 @@ except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ 
     import dcgan_lib
 
 import inspect
+import json
 import shutil
 import textwrap
 import time
@@ -173,8 +174,8 @@ result = evaluate_generator(state.G, "faces", n=N_FD, seed=SEED, memorisation=Fa
 print(result.table())
 
 # %% [markdown]
-# The shipped `faces32` checkpoint is the same configuration trained for 62 epochs of 20,000 faces and
-# evaluated every 2 epochs. Its history puts the live run in context: its evaluation after about as many
+# The shipped `faces32` checkpoint is the same configuration plus the R1 penalty of notebook 01
+# (`--r1 0.1`), trained for 60 epochs of 20,000 faces and evaluated every 4 epochs. Its history puts the live run in context: its evaluation after about as many
 # images as our run saw, and its last one. A few minutes in, a GAN is still early in training, and runs with
 # different seeds differ a lot at this stage (change `SEED` to see how much).
 
@@ -187,28 +188,35 @@ last = evals[-1]
 print(f"live run:  {seen:>9,} images seen, gap closed {result.gap_closed:.3f}")
 print(f"shipped:   {near['step'] * cfg.batch_size:>9,} images seen (epoch {near['epoch']:.0f}), gap closed {near['fd_gap_closed']:.3f}")
 print(f"shipped:   {last['step'] * cfg.batch_size:>9,} images seen (epoch {last['epoch']:.0f}), gap closed {last['fd_gap_closed']:.3f}")
-print(f"{'shipped, epoch 62':<20}{'generated':>10}{'data':>8}{'|diff|':>8}")
+card = json.loads((checkpoint.shipped_dir() / "faces32.json").read_text())
+held = card["evaluation_heldout"]  # seed 1: other z's and real faces; rates on 10,000 images each
+print(f"card: {card['command']}")
+print(f"{'shipped, held out':<20}{'generated':>10}{'data':>8}{'|diff|':>8}")
 for a in ("smiling", "eyeglasses", "long_hair"):
-    print(f"{a:<20}{last[a + '_gen']:>10.3f}{last[a + '_data']:>8.3f}{last[a + '_diff']:>8.3f}")
-assert last["fd_gap_closed"] >= 0.9, "the shipped checkpoint should close at least 90% of the FD gap"
-assert last["smiling_diff"] < 0.05 and last["eyeglasses_diff"] < 0.05, "smiling and eyeglasses rates should be within 0.05 of the data's"
+    print(f"{a:<20}{held[a + '_gen']:>10.3f}{held[a + '_data']:>8.3f}{held[a + '_diff']:>8.3f}")
+print(f"gap closed {held['fd_gap_closed']:.3f}; memorisation check {'passed' if held['nn_passed'] else 'FAILED'}")
+assert held["fd_gap_closed"] >= 0.9, "the shipped checkpoint should close at least 90% of the FD gap"
+assert max(held[a + "_diff"] for a in ("smiling", "eyeglasses", "long_hair")) <= 0.05, "rates should be within 0.05 of the data's"
 
 # %% [markdown]
-# The shipped generator closes 99% of the gap between an untrained G and real data. Smiling and eyeglasses
-# come out at the data's rates, within 0.05. **Long hair misses that target**: it is drawn too rarely, by
-# about 0.08. This is a known shortfall of the shipped checkpoint, listed in the README.
+# The card's held-out evaluation (other z's and other real faces than the ones the run was watched with,
+# rates on 10,000 images each) is printed last. The shipped generator closes more than 99% of the gap
+# between an untrained G and real data, and all three attribute rates come out within 0.05 of the data's.
+# Long hair was the hard one: the plain configuration draws it about 0.05 too rarely however long it trains
+# (the README's time-to-quality curve); R1 brought that to about 0.02. The training history's own
+# evaluations use only 2,000 images, so their rates wobble by about ±0.02.
 #
 # ## 6 · Quality against wall time
 # **The CPU configuration.** Those evaluations against the training clock (evaluation time excluded). The
-# clock is that run's own, on this project's 2-core machine shared with other work, so a quiet machine is a
-# little faster. The dotted lines are the course's targets: gap closed 0.9, and attribute rates within 0.05
+# clock is that run's own, on this project's 2-core machine, which it shared with other jobs for most of
+# its 42 minutes: alone it ran at about 25 s per epoch, 25 minutes in all. The dotted lines are the course's targets: gap closed 0.9, and attribute rates within 0.05
 # of the data's.
 
 # %%
 plot_quality(shipped_history, time_label="training minutes (2 CPU cores, evaluation excluded)");
 first = next(r for r in evals if r["fd_gap_closed"] >= 0.9)
 print(f"gap closed first >= 0.9 at epoch {first['epoch']:.0f}, after {first['time_s'] / 60:.1f} min; "
-      f"epoch 62 after {last['time_s'] / 60:.1f} min (gap closed {last['fd_gap_closed']:.3f})")
+      f"epoch {last['epoch']:.0f} after {last['time_s'] / 60:.1f} min (gap closed {last['fd_gap_closed']:.3f})")
 
 # %% [markdown]
 # **The 64×64 configuration for GPUs.** On a GPU the course trains the PyTorch tutorial's 64×64 networks
@@ -218,10 +226,11 @@ print(f"gap closed first >= 0.9 at epoch {first['epoch']:.0f}, after {first['tim
 # dcgan train --image-size 64 --width 64 --epochs 25 --eval-every 5 --out runs/faces64      # add --precision bf16 on A100/H100
 # ```
 #
-# Be warned, honestly: **no 64×64 run has succeeded here yet, and there is no 64×64 checkpoint.** The one
-# attempt, on this 2-core CPU at width 32 (`--image-size 64 --width 32 --epochs 10`, 16 minutes), failed: D
-# won, D(G(z)) fell to 0.005, and by epoch 10 all 64 fixed-noise samples were the same face. Those are the
-# two failures of the next section. If your GPU run does the same, section 7 says what to change.
+# Be warned, honestly: **plain 64×64 runs failed here.** Two CPU runs at width 32 (seeds 0 and 1) collapsed
+# within two epochs: D won, D(G(z)) fell towards 0, and the fixed-noise samples became one face. Those are
+# the two failures of the next section. The shipped `faces64` checkpoint is the same run with R1
+# (`--r1 1`), which kept D(x) near 0.9 and the samples varied. If your GPU run collapses, add `--r1 1`;
+# section 7 says what else to change.
 
 # %%
 cfg64 = TrainConfig(image_size=64, width=64, epochs=GPU_EPOCHS, seed=SEED, eval_every=5, out=str(RUNS / "faces64"), progress=False)
@@ -240,7 +249,7 @@ else:
 # useful signal and its samples stay noise. The top row below is the healthy live run over the same steps.
 #
 # Careful: "D is confident" alone is **not** a failure. In the healthy run D(G(z)) is about 0.1, far from the
-# theory's 1/2, and over the shipped 62-epoch run it never fell below 0.017. The alarm is D(G(z)) another
+# theory's 1/2, and over the shipped 60-epoch run it never fell below 0.07. The alarm is D(G(z)) another
 # order of magnitude lower while the samples stop improving.
 
 # %%
@@ -383,9 +392,9 @@ grid_image(torch.cat([x_eval[:8], x_train[:8], x_train_alone]), nrow=8, scale=2)
 #   then a G step that labels the fakes 1 (the non-saturating loss), with logits and `BCEWithLogitsLoss`.
 # - `LivePlot` plots the losses, D(x), D(G(z)) and the fixed-noise samples while `train()` runs.
 #   `save_gif` animates the per-epoch grids. `train(cfg, resume=True)` continues a run and its history.
-# - The short live run and the shipped 62-epoch run were measured against real faces in the course
-#   classifier's features (the numbers are printed above). Gap closed passes 0.9 after about 10 epochs on
-#   2 CPU cores. The shipped checkpoint misses the long-hair target.
+# - The short live run and the shipped 60-epoch run were measured against real faces in the course
+#   classifier's features (the numbers are printed above). Gap closed passes 0.9 after 10–16 epochs on
+#   2 CPU cores. The shipped checkpoint meets the course's targets, with R1 added for long hair.
 # - Failures, as measured above: a crippled G lets D win (D(G(z)) near 0). A fast G with a slow D collapses
 #   a good generator within 100 steps, while its losses look harmless: the attribute rates and the
 #   diversity show the collapse. Sampling in train mode makes images depend on their batch. The course
