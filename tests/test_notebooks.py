@@ -30,17 +30,44 @@ def test_conventions(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_source(path):
     """notebooks/src/NN_name.py is the reviewable source; the .ipynb must be built from it (tools/nbbuild.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("nbbuild", path.parent.parent / "tools" / "nbbuild.py")
-    nbbuild = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nbbuild)
+    nbbuild = _tool("nbbuild")
     src = path.parent / "src" / f"{path.stem}.py"
     assert src.exists(), f"missing source {src}"
     built = nbbuild.build(src.read_text())
     committed = nbformat.read(path, as_version=4)
     assert [(c.cell_type, c.source) for c in built.cells] == [(c.cell_type, c.source) for c in committed.cells], (
         f"{path.name} differs from {src.name}: rebuild with python tools/nbbuild.py then bash tools/run_notebooks.sh")
+
+
+def _tool(name: str):
+    import importlib.util
+    import sys
+
+    tools = Path(__file__).parent.parent / "tools"
+    sys.path.insert(0, str(tools))  # sync_prose imports nbbuild
+    try:
+        spec = importlib.util.spec_from_file_location(name, tools / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(tools))
+
+
+def test_sync_prose_updates_the_prose_and_keeps_the_outputs(tmp_path):
+    sync, build = _tool("sync_prose").sync, _tool("nbbuild").build
+    src = tmp_path / "nb.py"
+    src.write_text("# %% [markdown]\n# Old words.\n\n# %%\nprint(1)\n")
+    nb = build(src.read_text())
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    src.write_text("# %% [markdown]\n# New words.\n\n# %%\nprint(1)\n")
+    assert sync(src, tmp_path / "nb.ipynb") == 1
+    after = nbformat.read(tmp_path / "nb.ipynb", as_version=4)
+    assert after.cells[0].source == "New words." and after.cells[1].outputs[0]["text"] == "1\n"
+    src.write_text("# %% [markdown]\n# New words.\n\n# %%\nprint(2)\n")
+    with pytest.raises(SystemExit, match="code cell changed"):
+        sync(src, tmp_path / "nb.ipynb")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
