@@ -131,11 +131,13 @@ def _interpolate(args: argparse.Namespace) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    from .evaluate import N_RATES  # one default for the CLI, the model cards and --eval-every (13 ms to import)
+
     p = sub.add_parser("evaluate", help="measure a generator: attribute rates, Frechet distance with floor and ceiling, KID, memorisation",
                        description="Evaluate a checkpoint with the course classifiers (faces, digits); --standard adds Inception FID/KID (needs the weights).")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
     p.add_argument("--n", type=_positive, default=2000, help="generated and real images per set (default: %(default)s)")
-    p.add_argument("--n-rates", type=_positive, default=10_000,
+    p.add_argument("--n-rates", type=_positive, default=N_RATES,
                    help="faces: generated and real images for the attribute rates (default: %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
     p.add_argument("--device", default="auto", help="(default: %(default)s)")

@@ -26,7 +26,8 @@ def sync(src: Path, notebook: Path) -> int:
         if old.cell_type == "markdown" and new.source != old.source:
             old.source = new.source
             changed += 1
-    nbformat.write(nb, notebook)
+    if changed:  # leave an up-to-date notebook's file untouched
+        nbformat.write(nb, notebook)
     return changed
 
 
