@@ -62,17 +62,38 @@ Spec = Mapping[str, bool]  # e.g. {"smiling": True, "long_hair": False}
 CONFIDENCE = 0.999  # "labelled confidently": p >= 0.999 for True, p <= 0.001 for False (notebook 05 says why)
 
 
-def classifier_labeller(classifier: Any = "faces") -> Labeller:
+def classifier_labeller(classifier: Any = "faces", categories: Sequence[str] = ()) -> Labeller:
     """A labeller from a course classifier ('faces', a path or an AttributeClassifier): binary heads ->
-    probabilities, `turn` -> [-1, 1] (categorical heads are left out)."""
+    probabilities, `turn` -> [-1, 1]. Categorical heads are left out unless named in `categories`; each named
+    one gives a 0/1 label per class, keyed "head=class" (e.g. "hair_colour=grey"): 1 for the classifier's
+    most probable class. Usable in a Spec; being 0 or 1, it passes any confidence threshold (a threshold on
+    a 5-way softmax would leave the classes the classifier confuses, such as brown and black, nearly empty)."""
     from .classifiers import AttributeClassifier, load_classifier
 
     clf = classifier if isinstance(classifier, AttributeClassifier) else load_classifier(classifier)
+    unknown = [c for c in categories if clf.head_sizes.get(c, 1) < 2]
+    if unknown:
+        raise ValueError(f"{unknown} are not categorical heads of this classifier; it has "
+                         f"{sorted(k for k, n in clf.head_sizes.items() if n > 1)}")
+    names = {c: class_names(c, clf.head_sizes[c]) for c in categories}
 
     def label(images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in clf.predict(images).items() if v.dim() == 1}
+        pred = clf.predict(images)
+        out = {k: v for k, v in pred.items() if v.dim() == 1}
+        for head, classes in names.items():
+            top = pred[head].argmax(1)  # (N, C) -> (N,) -> C x (N,) one-hot
+            out.update({f"{head}={c}": (top == j).float() for j, c in enumerate(classes)})
+        return out
 
     return label
+
+
+def class_names(head: str, n: int) -> tuple[str, ...]:
+    """Names of a categorical head's classes: the procedural faces' names ("black", ...), else "0", "1", ..."""
+    from .faces import BACKGROUNDS, HAIR_COLOURS, SKIN_TONES
+
+    known = {"hair_colour": HAIR_COLOURS, "skin_tone": SKIN_TONES, "background": BACKGROUNDS}.get(head)
+    return known if known is not None and len(known) == n else tuple(str(j) for j in range(n))
 
 
 def generate_many(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
@@ -160,6 +181,11 @@ class Equation:
     c: Spec
     expected: Spec
 
+    def sharing(self, spec: Spec) -> "Equation":
+        """The same equation with `spec` added to all three terms, so a, b and c agree on it (one hair colour,
+        say); `expected` is unchanged."""
+        return Equation(self.name, {**self.a, **spec}, {**self.b, **spec}, {**self.c, **spec}, self.expected)
+
 
 def paper_equations(smiling: str = "smiling", eyeglasses: str = "eyeglasses", woman: str = "long_hair",
                     woman_value: bool = True) -> list[Equation]:
@@ -220,11 +246,20 @@ class ArithmeticResult:
 
 
 def arithmetic_trials(G: torch.nn.Module, pool: LatentPool, eq: Equation, labeller: Labeller, k: int = 3,
-                      trials: int = 100, seed: int = 0, confidence: float = CONFIDENCE) -> ArithmeticResult:
+                      trials: int = 100, seed: int = 0, confidence: float = CONFIDENCE,
+                      shared: Sequence[Spec] = ()) -> ArithmeticResult:
     """Success of `eq` over `trials` independent draws: fresh random codes from the pool's confident groups
-    each time; the verdict is the labeller's reading of the generated result (never chosen by outcome)."""
+    each time; the verdict is the labeller's reading of the generated result (never chosen by outcome).
+    With `shared`, each draw first picks one of those specs at random and all three terms share it
+    (`Equation.sharing`), e.g. one spec per hair colour: a, b and c then show the same hair colour."""
     g = torch.Generator().manual_seed(seed)
-    results = torch.stack([equation_codes(pool, eq, k, g, confidence)[1] for _ in range(trials)])  # (T, nz, 1, 1)
+    variants = [eq.sharing(s) for s in shared] or [eq]
+
+    def one_draw() -> torch.Tensor:
+        pick = variants[int(torch.randint(len(variants), (1,), generator=g))] if shared else eq
+        return equation_codes(pool, pick, k, g, confidence)[1]
+
+    results = torch.stack([one_draw() for _ in range(trials)])  # (T, nz, 1, 1)
     labels = labeller(generate_many(G, results))
     per = {name: float(verdict(labels, {name: want}).float().mean()) for name, want in eq.expected.items()}
     return ArithmeticResult(eq, k, trials, verdict(labels, eq.expected), per, float(results.flatten(1).norm(dim=1).mean()))
@@ -238,6 +273,26 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def linear_readout(pool: LatentPool, attribute: str, within: torch.Tensor | None = None,
+                   train_share: float = 0.75) -> tuple[float, torch.Tensor]:
+    """How linear an attribute is in z: a logistic regression from z to "label > 0.5", fitted on the first
+    `train_share` of the codes (optionally only those in the bool mask `within`), scored on the rest.
+    Returns (held-out accuracy, unit normal of its boundary (nz,)). Accuracy near 1: one direction
+    in z carries the attribute, which is what concept-vector arithmetic assumes."""
+    from sklearn.linear_model import LogisticRegression
+
+    z, y = pool.z.flatten(1), pool.labels[attribute] > 0.5
+    if within is not None:
+        z, y = z[within], y[within]
+    cut = int(len(z) * train_share)
+    if min(cut, len(z) - cut) < 10 or y[:cut].all() or not y[:cut].any():
+        raise ValueError(f"{len(z)} codes ({int(y.sum())} with {attribute}) are too few to fit and score a "
+                         "read-out: use a larger pool")
+    lr = LogisticRegression(max_iter=2000).fit(z[:cut].numpy(), y[:cut].numpy())
+    w = torch.as_tensor(lr.coef_[0], dtype=torch.float32)
+    return float(lr.score(z[cut:].numpy(), y[cut:].numpy())), w / w.norm()
 
 
 # --------------------------------------------------------------------------------------------- the turn vector

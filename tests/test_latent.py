@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from dcgan_lib.latent import (
-    arithmetic_trials, attribute_direction, concept_vector, confident_mask, draw_codes, equation_codes,
-    fit_attribute_labeller, generate_many, interpolate, label_pool, lerp, monotonicity, paper_equations, path_norms,
+    arithmetic_trials, attribute_direction, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
+    fit_attribute_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
     random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
 )
 
@@ -130,6 +130,51 @@ def test_averaging_makes_arithmetic_reliable_in_a_linear_world():
     eq = paper_equations()[1]
     rates = {k: arithmetic_trials(G, pool, eq, half_space_labeller, k=k, trials=400, seed=2).rate for k in (1, 3, 20)}
     assert rates[1] < rates[3] < rates[20] and rates[20] > 0.95, rates
+
+
+def flipped_labeller(images):
+    """A world where long hair is linear within each "hair colour" (the sign of z3) but its direction flips
+    between them, as the shipped faces32 does for grey hair (notebook 05)."""
+    v = images.flatten(1)
+    return {"smiling": torch.sigmoid(20 * v[:, 0]), "long_hair": torch.sigmoid(20 * v[:, 1] * v[:, 3].sign()),
+            "grey": torch.sigmoid(20 * v[:, 3])}
+
+
+def test_terms_sharing_a_nuisance_fix_arithmetic_where_the_attribute_flips_with_it():
+    G = CodeAsImage()
+    pool = label_pool(G, flipped_labeller, 8000, seed=0, batch_size=1000)
+    eq = paper_equations()[0]
+    shared = eq.sharing({"grey": True})
+    assert shared.a == {**eq.a, "grey": True} and shared.expected == eq.expected
+    terms, _ = equation_codes(pool, shared, 3, torch.Generator().manual_seed(0))
+    assert (terms.flatten(2)[..., 3] > 0).all()  # every code of every term is "grey"
+    plain = arithmetic_trials(G, pool, eq, flipped_labeller, k=3, trials=300, seed=1, confidence=0.99)
+    both = [{"grey": True}, {"grey": False}]
+    matched = arithmetic_trials(G, pool, eq, flipped_labeller, k=3, trials=300, seed=1, confidence=0.99, shared=both)
+    assert plain.per_attribute["long_hair"] < 0.7 and matched.rate > 0.8 and matched.rate > plain.rate + 0.2
+    # one z-direction cannot read the flipped attribute; within one "colour" it can, in opposite directions
+    acc_all, _ = linear_readout(pool, "long_hair")
+    acc_grey, d_grey = linear_readout(pool, "long_hair", pool.labels["grey"] > 0.5)
+    acc_other, d_other = linear_readout(pool, "long_hair", pool.labels["grey"] < 0.5)
+    assert acc_all < 0.7 and min(acc_grey, acc_other) > 0.95 and float(d_grey @ d_other) < -0.9
+    with pytest.raises(ValueError, match="larger pool"):
+        linear_readout(pool, "long_hair", torch.arange(len(pool)) < 8)
+
+
+def test_classifier_labeller_gives_the_class_it_reads_as_one_hot_labels():
+    from dcgan_lib.classifiers import AttributeClassifier
+
+    torch.manual_seed(0)
+    clf = AttributeClassifier("faces").eval()
+    label = classifier_labeller(clf, categories=("hair_colour",))
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    out, probs = label(x), clf.predict(x)["hair_colour"]
+    hair = torch.stack([out[f"hair_colour={c}"] for c in ("black", "brown", "blonde", "red", "grey")], 1)
+    assert torch.equal(hair, torch.nn.functional.one_hot(probs.argmax(1), 5).float())
+    assert "skin_tone=light" not in out and out["smiling"].shape == (6,)
+    assert not any("=" in k for k in classifier_labeller(clf)(torch.zeros(2, 3, 32, 32)))
+    with pytest.raises(ValueError, match="not categorical heads"):
+        classifier_labeller(clf, categories=("smiling",))
 
 
 def test_too_small_a_pool_says_so():

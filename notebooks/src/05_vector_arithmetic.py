@@ -40,9 +40,9 @@ import matplotlib.pyplot as plt
 import torch
 
 from dcgan_lib.checkpoint import load_generator
-from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, classifier_labeller, concept_vector, equation_codes,
-                              generate_many, interpolate, label_pool, monotonicity, paper_equations, paper_noise,
-                              turn_codes)
+from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, class_names, classifier_labeller, concept_vector,
+                              equation_codes, generate_many, interpolate, label_pool, linear_readout, monotonicity,
+                              paper_equations, paper_noise, turn_codes)
 from dcgan_lib.viz import to_pil
 
 torch.manual_seed(SEED)
@@ -52,14 +52,15 @@ notebook_start = time.perf_counter()
 # ## The generator and the judge
 # We load the shipped 32×32 faces generator (`faces32`; no training here) and wrap the course classifier
 # as a *labeller*: a function from images to a dict of scores. Binary attributes are probabilities, and
-# `turn` is a number in [−1, 1]. Everything below takes the labeller as an argument. To run the same code
-# on CelebA, you only swap in a labeller for CelebA's attributes (last section).
+# `turn` is a number in [−1, 1]. We also ask for the hair colour the classifier reads, as one 0/1 label
+# per colour (`"hair_colour=black"`, …); a later section needs them. Everything below takes the labeller as an
+# argument. To run the same code on CelebA, you only swap in a labeller for CelebA's attributes (last section).
 
 # %%
 G = load_generator("faces32")
-labeller = classifier_labeller("faces")
+labeller = classifier_labeller("faces", categories=("hair_colour",))
 samples = generate_many(G, torch.randn(16, G.nz, 1, 1, generator=torch.Generator().manual_seed(SEED)))
-print({k: [round(float(x), 2) for x in v[:8]] for k, v in labeller(samples).items()})
+print({k: [round(float(x), 2) for x in v[:8]] for k, v in labeller(samples).items() if "=" not in k})
 to_pil(samples, nrow=8, scale=3)
 
 # %% [markdown]
@@ -158,17 +159,14 @@ if not FAST:
 #   variance 1/3, so y is back on the shell (the |y| column above). This is part of why averaging works.
 # - **Leftover noise.** Even with k = 3, y carries as much random variation as one fresh code (three means
 #   of three codes: variance 3 × 1/3 = 1 per coordinate), so it can land on either side of a boundary.
-#   Attributes are also only partly linear in z, as the next cell measures: a linear read-out of z
-#   predicts the judge's verdict on G(z) only part of the time. So a share of draws lands on the wrong
-#   side. More codes per concept shrink the noise; the curve after it measures how much that helps.
+#   Attributes are also only partly linear in z, as the next cell measures. A *linear read-out* is a
+#   logistic regression from z to the judge's verdict on G(z), fitted on three quarters of the pool and
+#   scored on the rest. If one direction in z carried the attribute, it would be right almost every time.
+#   More codes per concept shrink the noise; the curve after it measures how much that helps.
 
 # %%
-from sklearn.linear_model import LogisticRegression
-
-Z, half = pool.z.flatten(1).numpy(), len(pool) * 3 // 4
 for name in ("smiling", "eyeglasses", "long_hair"):
-    y = (pool.labels[name] > 0.5).numpy()
-    acc = LogisticRegression(max_iter=1000).fit(Z[:half], y[:half]).score(Z[half:], y[half:])
+    acc, _ = linear_readout(pool, name)
     print(f"{name:10s}: a linear read-out of z predicts the judge's verdict on G(z) for {acc:.0%} of held-out codes")
 
 # %%
@@ -196,6 +194,52 @@ for conf in (0.9, 0.99, 0.999):
     rates = [arithmetic_trials(G, pool, eq, labeller, k=3, trials=DRAWS // 2, seed=SEED * 1000 + 200, confidence=conf).rate
              for eq in equations]
     print(f"confidence {conf}: k=3 success {rates[0]:.0%} (smiling eq.), {rates[1]:.0%} (glasses eq.)")
+
+# %% [markdown]
+# ### Why long hair? It points a different way for each hair colour
+# Long hair is the weak half of both equations (the per-attribute rates above). Its read-out is the least
+# linear too. We found the reason on a separate pool (seed 1000) and check it here: we fit the read-out
+# again *within* each hair colour, then compare the directions with cosines (1 = the same direction,
+# −1 = opposite).
+
+# %%
+hair = class_names("hair_colour", 5)
+colour = torch.stack([pool.labels[f"hair_colour={c}"] for c in hair], 1).argmax(1)  # (N, 5) one-hot -> (N,)
+directions = []
+for j, c in enumerate(hair):
+    acc, d = linear_readout(pool, "long_hair", within=colour == j)
+    directions.append(d)
+    print(f"{c:7s} hair ({int((colour == j).sum()):5d} codes): long hair {float((pool.labels['long_hair'][colour == j] > 0.5).float().mean()):.0%}, "
+          f"read-out within this colour {acc:.0%}")
+cosines = torch.stack(directions) @ torch.stack(directions).T  # (5, 5)
+print("cosines between the long-hair directions:\n" + "\n".join(f"{c:7s} " + " ".join(f"{x:+.2f}" for x in row) for c, row in zip(hair, cosines)))
+
+# %% [markdown]
+# For four of the five colours, long hair is far more linear within the colour (about nine codes in ten
+# or better) than across all of them. Grey hair is the exception: its read-out stays as poor as the overall
+# one, and grey-haired faces have long hair less often than the data's one in two. The direction is not the
+# same for every colour either. The dark colours (black, brown, red) share one; blonde and grey hair point
+# elsewhere, grey even roughly the opposite way. The generator has tied "long hair" to the colour of the hair.
+# The arithmetic suffers from this. If a, b and c are faces of different hair colours, mean(a) − mean(b)
+# no longer cancels the long-hair part.
+#
+# So we run the equations once more with one extra condition: the three terms **share a hair colour**
+# (drawn at random for each draw), as the exemplars a person picks by eye for a figure usually do. The
+# verdict is the same as before. This is a different experiment from the paper's plain equations, so we
+# report both.
+
+# %%
+same_colour = [{f"hair_colour={c}": True} for c in hair]  # one of these is added to a, b and c in each draw
+for eq in equations:
+    for k in (1, 3):
+        r = arithmetic_trials(G, pool, eq, labeller, k=k, trials=DRAWS, seed=SEED * 1000 + 300 + k, shared=same_colour)
+        results[eq.name, k, "same colour"] = r
+        lo, hi = r.interval
+        per = ", ".join(f"{a} {v:.0%}" for a, v in r.per_attribute.items())
+        print(f"{eq.name[:40]:40s} k={k}, one hair colour: {r.rate:5.1%} [{lo:.0%}, {hi:.0%}]  ({per})")
+matched = [results[eq.name, 3, "same colour"].rate for eq in equations]
+print(f"k = 3 with one hair colour reaches 80% on both equations: {'MET' if min(matched) >= 0.8 else 'NOT MET'} "
+      f"({', '.join(f'{x:.0%}' for x in matched)})")
 
 # %% [markdown]
 # ## The turn vector
@@ -297,12 +341,16 @@ print(f"notebook wall time: {time.perf_counter() - notebook_start:.0f} s")
 # - **Averaging is what makes it work.** Over hundreds of random draws, k = 3 succeeds much more often than
 #   k = 1 on both equations, and more codes help further. k = 1 results also fall off the shell of radius √nz
 #   where G's codes live.
-# - **Honest result:** with the shipped 32×32 generator, k = 3 stays **below the course's 80% target** on
-#   both equations (about 62% and 69% over 500 draws each at the default settings). Both pass 80% from
-#   k = 10. The weak half of each equation is long hair: a linear read-out of z predicts it for only about
-#   three codes in four, against nearly nine in ten for smiling and eyeglasses. The arithmetic depends on
-#   the generator: an earlier `faces32` trained without R1, whose rates of long hair were further from the
-#   data's, reached about 77% and 68% at k = 3.
+# - **Honest result:** with the shipped 32×32 generator, the paper's plain equations at k = 3 stay **below
+#   the course's 80% target** (about 62% and 69% over 500 draws each at the default settings). Both pass
+#   80% from k = 10. The weak half of each equation is long hair: a linear read-out of z predicts it for
+#   only about three codes in four, against nearly nine in ten for smiling and eyeglasses.
+# - **Why:** the generator has tied long hair to hair colour. Within one colour long hair is far more
+#   linear, but its direction in z differs between colours (grey hair points the opposite way to the dark
+#   colours). When the three terms of an equation share a hair colour, k = 3 improves to about 78% and 80%:
+#   the glasses equation just reaches 80%, the smiling one still misses it. Grey hair remains a weak spot, since
+#   even within that colour long hair is hard to read from z. Concept arithmetic works best when the
+#   concepts differ only in what you want to carry over.
 # - The **turn vector** (right − left mean codes) turns heads. Along the path between the mean codes of four
 #   left- and four right-looking faces, the classifier's turn reading rises almost monotonically
 #   (Spearman correlation with the position close to 1, averaged over 50 independent draws).
