@@ -40,6 +40,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from dcgan_lib.checkpoint import load_generator
+from dcgan_lib.faces import make_faces
 from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, class_names, classifier_labeller, concept_vector,
                               equation_codes, generate_many, interpolate, label_pool, linear_readout, monotonicity,
                               paper_equations, paper_noise, turn_codes)
@@ -215,6 +216,15 @@ cosines = torch.stack(directions) @ torch.stack(directions).T  # (5, 5)
 print("cosines between the long-hair directions:\n" + "\n".join(f"{c:7s} " + " ".join(f"{x:+.2f}" for x in row) for c, row in zip(hair, cosines)))
 
 # %% [markdown]
+# Is the judge to blame? On real procedural faces, whose hair we know, it reads long hair like this:
+
+# %%
+real = make_faces(5000, 32, seed=777_000 + SEED)  # fresh real faces, never seen by G or the classifier
+right = (labeller(real.images)["long_hair"] > 0.5) == real.attributes["long_hair"]
+print(", ".join(f"{c} {right[real.attributes['hair_colour'] == j].float().mean():.1%}" for j, c in enumerate(hair)))
+
+# %% [markdown]
+# The judge reads long hair right on real faces of every colour, so the trouble is in the generator.
 # For four of the five colours, long hair is far more linear within the colour (about nine codes in ten
 # or better) than across all of them. Grey hair is the exception: its read-out stays as poor as the overall
 # one, and grey-haired faces have long hair less often than the data's one in two. The direction is not the
