@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -402,3 +403,23 @@ def fit_attribute_labeller(images: torch.Tensor, targets: Mapping[str, torch.Ten
             opt.step()
     model.eval().requires_grad_(False)
     return classifier_labeller(model)
+
+
+CELEBA_PAPER_ATTRIBUTES: dict[str, str] = {"smiling": "Smiling", "male": "Male", "eyeglasses": "Eyeglasses"}
+
+
+def fit_celeba_labeller(root: str | Path, image_size: int = 64, n_images: int = 30_000,
+                        attributes: Mapping[str, str] = CELEBA_PAPER_ATTRIBUTES, epochs: int = 3, seed: int = 0,
+                        device: str | torch.device = "cpu") -> Labeller:
+    """`fit_attribute_labeller` on `n_images` random CelebA training images and their attribute columns
+    ({our name: CelebA name}, the paper's three by default). `root` is the CelebA data folder as `dcgan train`
+    uses it, `<data-root>/celeba` (it holds celeba/img_align_celeba and list_attr_celeba.txt). Pair it with
+    `paper_equations(woman="male", woman_value=False)`."""
+    from .datasets import celeba_attribute_index, open_streaming
+
+    columns = {k: celeba_attribute_index(v) for k, v in attributes.items()}  # a misspelt name fails before loading
+    data = open_streaming("celeba", root, image_size)
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n_images]
+    images, attrs = (torch.stack(x) for x in zip(*(data[int(i)] for i in pick)))  # (n, 3, S, S) uint8, (n, 40)
+    return fit_attribute_labeller(images, {k: attrs[:, c] for k, c in columns.items()}, epochs=epochs, seed=seed,
+                                  device=device)

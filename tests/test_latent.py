@@ -8,7 +8,7 @@ from torch import nn
 
 from dcgan_lib.latent import (
     arithmetic_trials, attribute_direction, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
-    fit_attribute_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
+    fit_attribute_labeller, fit_celeba_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
     random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
 )
 
@@ -247,3 +247,23 @@ def test_fit_attribute_labeller_learns_an_attribute(one_thread):
     assert ((p > 0.5) == test.attributes["eyeglasses"]).float().mean() > 0.9  # an untrained one: about 0.5
     with pytest.raises(ValueError, match="one label per image"):
         fit_attribute_labeller(train.images, {"eyeglasses": train.attributes["eyeglasses"][:5]})
+
+
+def test_celeba_labeller_reads_the_real_format(tmp_path, one_thread):
+    from dcgan_lib.errors import DatasetError
+
+    try:
+        import fixtures_datasets as fx
+    except ImportError:  # if tests/ ever becomes a package
+        from tests import fixtures_datasets as fx
+
+    fx.make_celeba(tmp_path)  # tiny files in CelebA's official layout and text formats
+    with pytest.warns(UserWarning, match="MD5"):  # the fixture cannot carry the official checksums
+        label = fit_celeba_labeller(tmp_path, image_size=32, n_images=100, epochs=1)
+    out = label(torch.rand(3, 3, 32, 32) * 2 - 1)
+    assert set(out) == {"smiling", "male", "eyeglasses"}
+    assert all(v.shape == (3,) and ((v >= 0) & (v <= 1)).all() for v in out.values())
+    with pytest.raises(DatasetError, match="unknown CelebA attribute 'Smile'"):
+        fit_celeba_labeller(tmp_path, attributes={"smiling": "Smile"})
+    with pytest.raises(DatasetError, match="celeba"):
+        fit_celeba_labeller(tmp_path / "nowhere")

@@ -307,7 +307,7 @@ to_pil(generate_many(G, rows), nrow=steps, scale=2)
 # %% [markdown]
 # ## The same code on CelebA
 # On real faces the paper's attributes are CelebA's *Smiling*, *Male* and *Eyeglasses*. Only the labeller
-# changes. `fit_attribute_labeller` trains the course classifier's small CNN on CelebA images and their
+# changes. `fit_celeba_labeller` trains the course classifier's small CNN on CelebA images and their
 # attribute columns, and `paper_equations(woman="male", woman_value=False)` writes the equations in
 # CelebA's terms. This cell runs when the CelebA images are in `data/celeba` and a CelebA generator has been
 # trained into `runs/celeba64` (e.g. on Colab: `dcgan train --dataset celeba --image-size 64 --width 64
@@ -319,18 +319,13 @@ from pathlib import Path
 
 CELEBA_ROOT, CELEBA_RUN = Path("../data/celeba"), Path("../runs/celeba64")
 if CELEBA_ROOT.is_dir() and (CELEBA_RUN / "checkpoint.pt").is_file():
-    from dcgan_lib.datasets import celeba_attribute_index, open_streaming
-    from dcgan_lib.latent import fit_attribute_labeller
+    from dcgan_lib.latent import fit_celeba_labeller
     from dcgan_lib.train import pick_device
 
     device = pick_device("auto")
     G_celeba = load_generator(CELEBA_RUN, device=device)
-    celeba = open_streaming("celeba", CELEBA_ROOT, G_celeba.image_size)
-    pick = torch.randperm(len(celeba), generator=torch.Generator().manual_seed(SEED))[: 2000 if FAST else 30_000]
-    images, attrs = (torch.stack(x) for x in zip(*(celeba[int(i)] for i in pick)))
-    names = {"smiling": "Smiling", "male": "Male", "eyeglasses": "Eyeglasses"}
-    celeba_labeller = fit_attribute_labeller(images, {k: attrs[:, celeba_attribute_index(v)] for k, v in names.items()},
-                                             epochs=3, seed=SEED, device=device)
+    celeba_labeller = fit_celeba_labeller(CELEBA_ROOT, G_celeba.image_size, n_images=2000 if FAST else 30_000,
+                                          seed=SEED, device=device)  # Smiling, Male, Eyeglasses
     celeba_pool = label_pool(G_celeba, celeba_labeller, POOL_SIZE, seed=SEED)
     for eq in paper_equations(woman="male", woman_value=False):
         for k in (1, 3):
