@@ -36,6 +36,7 @@ from torch import nn
 from .torch_files import atomic_save, safe_load
 from .data import to_model_range
 from .errors import CheckpointError, DCGANError
+from .faces import CATEGORIES
 
 FORMAT = "dcgan_lib.classifier/1"
 KINDS = ("faces", "digits")
@@ -44,7 +45,7 @@ FACES_TRAIN_SEED = 424_242  # fresh faces for the classifier: far from the small
 FACES_HELDOUT_SEED = 515_151  # its held-out faces
 DIGITS_SPLIT_SEED = 0
 FACE_BINARY = ("smiling", "eyeglasses", "long_hair")
-FACE_CATEGORICAL = {"hair_colour": 5, "skin_tone": 4, "background": 5}
+FACE_CATEGORICAL = {k: len(v) for k, v in CATEGORIES.items()}  # hair colour 5, skin tone 4, background 5
 HEADS: dict[str, dict[str, int]] = {
     "faces": {**{k: 1 for k in FACE_BINARY}, "turn": 1, **FACE_CATEGORICAL},
     "digits": {"digit": 10},

@@ -21,6 +21,7 @@ ATTRIBUTES: tuple[str, ...] = ("smiling", "eyeglasses", "long_hair")
 HAIR_COLOURS: tuple[str, ...] = ("black", "brown", "blonde", "red", "grey")
 SKIN_TONES: tuple[str, ...] = ("light", "medium", "tan", "dark")
 BACKGROUNDS: tuple[str, ...] = ("slate", "sage", "sand", "mauve", "teal")
+CATEGORIES: dict[str, tuple[str, ...]] = {"hair_colour": HAIR_COLOURS, "skin_tone": SKIN_TONES, "background": BACKGROUNDS}
 BOXES: tuple[str, ...] = ("glasses", "left_eye", "right_eye", "mouth")
 # Nuisance parameters: they vary the picture but are not labels. Stored in the attributes dict
 # (underscore names) so that render(attrs) is fully determined by attrs.
@@ -250,8 +251,7 @@ def render(attributes: dict[str, torch.Tensor], size: int = 32) -> Faces:
     if len(lengths) != 1:
         raise ValueError(f"attributes must be 1-D tensors of one common length, got lengths {sorted(lengths)}")
     n = lengths.pop()
-    for k, names in (("hair_colour", HAIR_COLOURS), ("skin_tone", SKIN_TONES), ("background", BACKGROUNDS),
-                     ("_shirt", _RGB["shirt"])):
+    for k, names in (*CATEGORIES.items(), ("_shirt", _RGB["shirt"])):
         v = torch.as_tensor(attributes.get(k, 0))
         if v.numel() and (v.min() < 0 or v.max() >= len(names)):
             raise ValueError(f"{k} must be in 0..{len(names) - 1}, got values {v.min().item()}..{v.max().item()}")

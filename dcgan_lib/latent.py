@@ -91,9 +91,9 @@ def classifier_labeller(classifier: Any = "faces", categories: Sequence[str] = (
 
 def class_names(head: str, n: int) -> tuple[str, ...]:
     """Names of a categorical head's classes: the procedural faces' names ("black", ...), else "0", "1", ..."""
-    from .faces import BACKGROUNDS, HAIR_COLOURS, SKIN_TONES
+    from .faces import CATEGORIES
 
-    known = {"hair_colour": HAIR_COLOURS, "skin_tone": SKIN_TONES, "background": BACKGROUNDS}.get(head)
+    known = CATEGORIES.get(head)
     return known if known is not None and len(known) == n else tuple(str(j) for j in range(n))
 
 
@@ -254,10 +254,10 @@ def arithmetic_trials(G: torch.nn.Module, pool: LatentPool, eq: Equation, labell
     With `shared`, each draw first picks one of those specs at random and all three terms share it
     (`Equation.sharing`), e.g. one spec per hair colour: a, b and c then show the same hair colour."""
     g = torch.Generator().manual_seed(seed)
-    variants = [eq.sharing(s) for s in shared] or [eq]
+    variants = [eq.sharing(s) for s in shared]
 
     def one_draw() -> torch.Tensor:
-        pick = variants[int(torch.randint(len(variants), (1,), generator=g))] if shared else eq
+        pick = variants[int(torch.randint(len(variants), (1,), generator=g))] if variants else eq
         return equation_codes(pool, pick, k, g, confidence)[1]
 
     results = torch.stack([one_draw() for _ in range(trials)])  # (T, nz, 1, 1)

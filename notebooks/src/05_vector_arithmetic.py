@@ -208,9 +208,10 @@ hair = class_names("hair_colour", 5)
 colour = torch.stack([pool.labels[f"hair_colour={c}"] for c in hair], 1).argmax(1)  # (N, 5) one-hot -> (N,)
 directions = []
 for j, c in enumerate(hair):
-    acc, d = linear_readout(pool, "long_hair", within=colour == j)
+    in_colour = colour == j
+    acc, d = linear_readout(pool, "long_hair", within=in_colour)
     directions.append(d)
-    print(f"{c:7s} hair ({int((colour == j).sum()):5d} codes): long hair {float((pool.labels['long_hair'][colour == j] > 0.5).float().mean()):.0%}, "
+    print(f"{c:7s} hair ({int(in_colour.sum()):5d} codes): long hair {float((pool.labels['long_hair'][in_colour] > 0.5).float().mean()):.0%}, "
           f"read-out within this colour {acc:.0%}")
 cosines = torch.stack(directions) @ torch.stack(directions).T  # (5, 5)
 print("cosines between the long-hair directions:\n" + "\n".join(f"{c:7s} " + " ".join(f"{x:+.2f}" for x in row) for c, row in zip(hair, cosines)))
