@@ -8,13 +8,14 @@ from urllib.error import URLError
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dcgan_lib import classifiers as cl
 from dcgan_lib import evaluate as ev
 from dcgan_lib.data import to_model_range
 from dcgan_lib.errors import DCGANError
-from dcgan_lib.faces import make_faces
+from dcgan_lib.faces import HAIR_COLOURS, make_faces
 from dcgan_lib.models import Generator
 
 FRESH_SEED = 123_457  # faces neither the classifier nor the evaluation's real sets have seen
@@ -158,6 +159,48 @@ def test_attribute_rates_of_real_faces_match_their_ground_truth():
         assert rates[name] == pytest.approx(faces.attributes[name].float().mean().item(), abs=0.02)
     assert rates["turn_mean"] == pytest.approx(faces.attributes["turn"].mean().item(), abs=0.03)
     assert sum(rates[f"hair_colour:{i}"] for i in range(5)) == pytest.approx(1.0)
+
+
+def fake_face_predictions(long_hair_by_colour: list[float], per_colour: int = 400) -> dict[str, torch.Tensor]:
+    """Confident classifier outputs for `per_colour` faces of each hair colour, with these long-hair rates."""
+    n = per_colour * len(long_hair_by_colour)
+    colour = torch.arange(n) // per_colour
+    long_hair = torch.cat([(torch.arange(per_colour) < round(r * per_colour)).float() for r in long_hair_by_colour])
+    return {"smiling": torch.full((n,), 0.9), "eyeglasses": torch.full((n,), 0.1), "long_hair": 0.05 + 0.9 * long_hair,
+            "turn": torch.zeros(n), "hair_colour": F.one_hot(colour, 5).float(),
+            "skin_tone": F.one_hot(torch.zeros(n, dtype=torch.long), 4).float(),
+            "background": F.one_hot(torch.zeros(n, dtype=torch.long), 5).float()}
+
+
+def test_a_bias_within_one_hair_colour_shows_although_the_overall_rate_matches():
+    """Long hair at 0.2 among grey-haired faces, 0.7 among blonde and 0.6 among red ones averages to the data's 0.5."""
+    names = list(HAIR_COLOURS)
+    biased = [0.5] * 5
+    biased[names.index("grey")], biased[names.index("blonde")], biased[names.index("red")] = 0.2, 0.7, 0.6
+    gen = ev.rates_from_predictions("faces", fake_face_predictions(biased))
+    data = ev.rates_from_predictions("faces", fake_face_predictions([0.5] * 5))
+    assert gen["long_hair"] == pytest.approx(data["long_hair"])  # the marginal check cannot see it
+    assert gen[f"long_hair|hair_colour:{names.index('grey')}"] == pytest.approx(0.2)
+    assert ev.within_colour_gap(gen, data, "long_hair") == (pytest.approx(0.3), "grey")
+    assert ev.within_colour_gap(gen, data, "smiling") == (pytest.approx(0.0), "black")
+    assert math.isnan(ev.within_colour_gap(gen, data, "long_hair", min_images=401)[0])  # no colour has 401 images
+
+
+def test_evaluation_reports_the_worst_hair_colour_of_each_attribute():
+    """End to end through the classifier: real faces with every long-haired grey one swapped for a short-haired
+    grey one. Grey hair is one face in five, so long hair's overall rate drops by about 0.1 and its rate within
+    grey hair by about 0.5."""
+    faces = make_faces(1500, 32, seed=FRESH_SEED)
+    grey = faces.attributes["hair_colour"] == HAIR_COLOURS.index("grey")
+    long_grey = (grey & faces.attributes["long_hair"]).nonzero().flatten()
+    short_grey = (grey & ~faces.attributes["long_hair"]).nonzero().flatten()
+    pool = faces.images.clone()
+    pool[long_grey] = faces.images[short_grey[torch.arange(len(long_grey)) % len(short_grey)]]
+    res = ev.evaluate_generator(PoolG(pool), "faces", n=1500, seed=0, ceiling=False, memorisation=False, kid_subsets=5)
+    s = res.summary()
+    assert s["long_hair_diff"] < 0.2 and s["long_hair_within_colour"] > 0.35
+    assert s["smiling_within_colour"] < 0.1  # smiles are untouched
+    assert "long_hair, worst hair colour (grey)" in res.table()
 
 
 # ------------------------------------------------------------------------------------------ evaluate_generator
