@@ -167,7 +167,9 @@ Image(filename=str(gif))
 # The course measures a generator with its own face classifier (`dcgan_lib.evaluate`, see the README):
 # the Fréchet distance in the classifier's feature space with its floor (two sets of real faces) and ceiling
 # (an untrained G), the share of that gap G closed, and the rates of smiling, eyeglasses and long hair
-# against the data's. It is not Inception FID. (The memorisation check is left out here to save time.)
+# against the data's. It compares those rates within each hair colour too and names the worst colour: an
+# overall rate can be right while one kind of face is wrong (notebook 05 meets such a case). It is not
+# Inception FID. (The memorisation check is left out here to save time.)
 
 # %%
 result = evaluate_generator(state.G, "faces", n=N_FD, seed=SEED, memorisation=False)
