@@ -217,6 +217,27 @@ cosines = torch.stack(directions) @ torch.stack(directions).T  # (5, 5)
 print("cosines between the long-hair directions:\n" + "\n".join(f"{c:7s} " + " ".join(f"{x:+.2f}" for x in row) for c, row in zip(hair, cosines)))
 
 # %% [markdown]
+# What does one colour's long-hair direction do to faces of another colour? We push short-haired faces three
+# units along it and let the judge read the hair's length and colour.
+
+# %%
+def push(faces_of: str, direction_of: str, t: float = 3.0, n: int = 300) -> tuple[float, float]:
+    """Short-haired `faces_of` codes + t x the long-hair direction of `direction_of` -> (long hair, colour kept)."""
+    j = hair.index(faces_of)
+    z = pool.z[(colour == j) & (pool.labels["long_hair"] < 0.1)][:n]  # (n, nz, 1, 1)
+    p = labeller(generate_many(G, z + t * directions[hair.index(direction_of)].view(1, -1, 1, 1)))
+    kept = torch.stack([p[f"hair_colour={c}"] for c in hair], 1).argmax(1) == j
+    return float((p["long_hair"] > 0.5).float().mean()), float(kept.float().mean())
+
+for faces_of, direction_of in (("grey", "grey"), ("grey", "black"), ("black", "black"), ("black", "grey")):
+    long_hair, kept = push(faces_of, direction_of)
+    print(f"short-haired {faces_of} faces + {direction_of} hair's long-hair direction: long hair {long_hair:.0%}, still {faces_of} {kept:.0%}")
+
+# %% [markdown]
+# Each direction adds long hair *of its own colour*: moved along black hair's direction, grey-haired faces
+# grow long hair but it comes out dark, and the other way round. In G's code space long hair and hair colour
+# are one thing, not two that add up.
+#
 # Is the judge to blame? On real procedural faces, whose hair we know, it reads long hair like this:
 
 # %%
