@@ -89,6 +89,15 @@ def classifier_labeller(classifier: Any = "faces", categories: Sequence[str] = (
     return label
 
 
+def class_index(labels: Mapping[str, torch.Tensor], head: str) -> torch.Tensor:
+    """The class (N,) that the one-hot "head=class" labels of `classifier_labeller(..., categories=[head])`
+    mark, as an index into `class_names(head, n)` (the labeller writes the classes in that order)."""
+    keys = [k for k in labels if k.startswith(head + "=")]
+    if not keys:
+        raise ValueError(f"no {head}=... labels: make the labeller with classifier_labeller(..., categories=[{head!r}])")
+    return torch.stack([labels[k] for k in keys], 1).argmax(1)  # C x (N,) -> (N, C) -> (N,)
+
+
 def class_names(head: str, n: int) -> tuple[str, ...]:
     """Names of a categorical head's classes: the procedural faces' names ("black", ...), else "0", "1", ..."""
     from .faces import CATEGORIES

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from dcgan_lib.latent import (
-    arithmetic_trials, attribute_direction, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
+    arithmetic_trials, attribute_direction, class_index, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
     fit_attribute_labeller, fit_celeba_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
     random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
 )
@@ -171,6 +171,9 @@ def test_classifier_labeller_gives_the_class_it_reads_as_one_hot_labels():
     out, probs = label(x), clf.predict(x)["hair_colour"]
     hair = torch.stack([out[f"hair_colour={c}"] for c in ("black", "brown", "blonde", "red", "grey")], 1)
     assert torch.equal(hair, torch.nn.functional.one_hot(probs.argmax(1), 5).float())
+    assert torch.equal(class_index(out, "hair_colour"), probs.argmax(1))
+    with pytest.raises(ValueError, match="categories="):
+        class_index(out, "skin_tone")
     assert "skin_tone=light" not in out and out["smiling"].shape == (6,)
     assert not any("=" in k for k in classifier_labeller(clf)(torch.zeros(2, 3, 32, 32)))
     with pytest.raises(ValueError, match="not categorical heads"):

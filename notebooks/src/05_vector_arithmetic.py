@@ -41,9 +41,9 @@ import torch
 
 from dcgan_lib.checkpoint import load_generator
 from dcgan_lib.faces import make_faces
-from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, class_names, classifier_labeller, concept_vector,
-                              equation_codes, generate_many, interpolate, label_pool, linear_readout, monotonicity,
-                              paper_equations, paper_noise, turn_codes)
+from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, class_index, class_names, classifier_labeller,
+                              concept_vector, equation_codes, generate_many, interpolate, label_pool, linear_readout,
+                              monotonicity, paper_equations, paper_noise, turn_codes)
 from dcgan_lib.viz import to_pil
 
 torch.manual_seed(SEED)
@@ -205,7 +205,7 @@ for conf in (0.9, 0.99, 0.999):
 
 # %%
 hair = class_names("hair_colour", 5)
-colour = torch.stack([pool.labels[f"hair_colour={c}"] for c in hair], 1).argmax(1)  # (N, 5) one-hot -> (N,)
+colour = class_index(pool.labels, "hair_colour")  # (N,): an index into `hair`
 directions = []
 for j, c in enumerate(hair):
     in_colour = colour == j
@@ -226,7 +226,7 @@ def push(faces_of: str, direction_of: str, t: float = 3.0, n: int = 300) -> tupl
     j = hair.index(faces_of)
     z = pool.z[(colour == j) & (pool.labels["long_hair"] < 0.1)][:n]  # (n, nz, 1, 1)
     p = labeller(generate_many(G, z + t * directions[hair.index(direction_of)].view(1, -1, 1, 1)))
-    kept = torch.stack([p[f"hair_colour={c}"] for c in hair], 1).argmax(1) == j
+    kept = class_index(p, "hair_colour") == j
     return float((p["long_hair"] > 0.5).float().mean()), float(kept.float().mean())
 
 for faces_of, direction_of in (("grey", "grey"), ("grey", "black"), ("black", "black"), ("black", "grey")):
