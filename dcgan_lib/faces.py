@@ -13,6 +13,8 @@ saliency maps, and the continuous head `turn` for a "turn vector".
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +35,11 @@ _RGB = {  # palettes in [0, 1]; flat and bold so a small DCGAN learns them quick
     "background": [(0.52, 0.60, 0.72), (0.60, 0.70, 0.56), (0.84, 0.78, 0.64), (0.70, 0.58, 0.68), (0.45, 0.66, 0.68)],
     "shirt": [(0.16, 0.22, 0.45), (0.55, 0.14, 0.18), (0.20, 0.42, 0.26), (0.25, 0.25, 0.28)],
 }
+# Pale "studio" backgrounds, brighter than every hair colour (one per BACKGROUNDS name). Not the default:
+# benchmarks/background_tie.py trains on them to test whether the default mid-tone backgrounds, which sit
+# between dark and light hair, are what ties G's long-hair direction to the hair colour (README, notebook 05).
+STUDIO_BACKGROUNDS: tuple[tuple[float, float, float], ...] = (
+    (0.90, 0.93, 0.98), (0.91, 0.96, 0.90), (0.98, 0.95, 0.88), (0.96, 0.91, 0.95), (0.88, 0.97, 0.97))
 _EYE_WHITE = (0.98, 0.98, 0.96)
 _PUPIL = (0.10, 0.07, 0.06)
 _FRAME = (0.06, 0.06, 0.08)
@@ -267,6 +274,25 @@ def render(attributes: dict[str, torch.Tensor], size: int = 32) -> Faces:
         images[i:i + chunk] = img.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
         mask[i:i + chunk] = m
     return Faces(images, p, _boxes(p, _geometry(p), size), mask)
+
+
+@contextmanager
+def background_palette(colours: Sequence[Sequence[float]]) -> Iterator[None]:
+    """Within the block, paint the backgrounds with `colours` (RGB in [0, 1], one per `BACKGROUNDS` name).
+
+    An experiment's switch, e.g. `with background_palette(STUDIO_BACKGROUNDS): make_faces(...)`: every
+    face drawn in this process inside the block (training data, the classifier's data, evaluation) uses it.
+    The shipped checkpoints and classifier were trained on the default palette, which is restored on exit.
+    """
+    rgb = [tuple(float(v) for v in c) for c in colours]
+    if len(rgb) != len(BACKGROUNDS) or any(len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c) for c in rgb):
+        raise ValueError(f"give {len(BACKGROUNDS)} RGB triples in [0, 1], one per background {BACKGROUNDS}")
+    old = _RGB["background"]
+    _RGB["background"] = rgb
+    try:
+        yield
+    finally:
+        _RGB["background"] = old
 
 
 def make_faces(n: int, size: int = 32, seed: int = 0, **fixed) -> Faces:

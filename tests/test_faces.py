@@ -229,3 +229,31 @@ def test_render_fills_in_defaults():
     f = render({"smiling": torch.tensor([True, False])}, 32)
     assert len(f) == 2 and f.attributes["turn"].abs().max() == 0 and not f.attributes["eyeglasses"].any()
     assert not torch.equal(f.images[0], f.images[1])
+
+
+def test_background_palette_repaints_only_the_background_and_is_restored():
+    before = make_faces(32, 32, seed=9)
+    with faces.background_palette(faces.STUDIO_BACKGROUNDS):
+        studio = make_faces(32, 32, seed=9)
+    after = make_faces(32, 32, seed=9)
+    assert torch.equal(before.images, after.images)  # the default palette is back
+    # The top-left corner is background in every face: it takes the studio colour of the face's background.
+    want = torch.tensor(faces.STUDIO_BACKGROUNDS)[studio.attributes["background"]].mul(255).round()
+    assert torch.equal(studio.images[:, :, 0, 0].float(), want)
+    # Face and hair pixels are the same picture on the new background.
+    assert not changed(before, studio)[erode(before.mask)].any()
+    assert changed(before, studio).float().mean() > 0.3
+
+
+def test_background_palette_checks_its_colours_and_restores_on_error():
+    with pytest.raises(ValueError, match="RGB triples"):
+        with faces.background_palette(faces.STUDIO_BACKGROUNDS[:4]):
+            pass
+    with pytest.raises(ValueError, match="RGB triples"):
+        with faces.background_palette([(0.5, 0.5, 1.5)] * len(BACKGROUNDS)):
+            pass
+    before = make_faces(4, 16, seed=1)
+    with pytest.raises(RuntimeError):
+        with faces.background_palette(faces.STUDIO_BACKGROUNDS):
+            raise RuntimeError("boom")
+    assert torch.equal(make_faces(4, 16, seed=1).images, before.images)

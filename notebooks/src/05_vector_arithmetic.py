@@ -381,6 +381,11 @@ print(f"notebook wall time: {time.perf_counter() - notebook_start:.0f} s")
 #   the glasses equation just reaches 80%, the smiling one still misses it. Grey hair remains a weak spot, since
 #   even within that colour long hair is hard to read from z. Concept arithmetic works best when the
 #   concepts differ only in what you want to carry over.
+# - **Where the tie comes from, partly:** the default backgrounds are mid-tones, so long dark hair darkens
+#   the pixels beside the face and long grey hair lightens them. A faces32 trained on the same faces with
+#   pale backgrounds loosens the tie (grey's direction no longer opposes the dark colours) and gains 7 to 14
+#   points at k = 3, but still stays under 80%. The README's "Pale backgrounds" paragraph has the numbers
+#   and `benchmarks/background_tie.py` the experiment.
 # - The **turn vector** (right − left mean codes) turns heads. Along the path between the mean codes of four
 #   left- and four right-looking faces, the classifier's turn reading rises almost monotonically
 #   (Spearman correlation with the position close to 1, averaged over 50 independent draws).
