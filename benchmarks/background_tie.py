@@ -1,6 +1,6 @@
 """Does the background tie long hair to hair colour? faces32 on the default palette against pale "studio" backgrounds.
 
-OMP_NUM_THREADS=2 python benchmarks/background_tie.py [--epochs 60] [--out runs/studio32] [--train-seed 0] [--draws 500]
+OMP_NUM_THREADS=2 python benchmarks/background_tie.py [--epochs 60] [--out runs/studio32] [--train-seed 0] [--width 32] [--draws 500]
 
 Notebook 05's plain equations stay under 80% at k = 3 on the shipped faces32, and G's long-hair direction
 differs between hair colours (grey hair's points away from black hair's). The default backgrounds are mid-tones:
@@ -69,6 +69,7 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=20_000)
     p.add_argument("--draws", type=int, default=500)
     p.add_argument("--train-seed", type=int, default=0, help="seed of the studio generator's training run")
+    p.add_argument("--width", type=int, default=32, help="the studio generator's width (faces32's is 32)")
     p.add_argument("--seed", type=int, default=0, help="seed of the measurement")
     a = p.parse_args()
     out = Path(a.out)
@@ -88,7 +89,7 @@ def main() -> None:
         done = load_checkpoint(ckpt)["epoch"] if ckpt.exists() else 0
         if done < a.epochs:
             args = ["train", "--r1", "0.1", "--epochs", str(a.epochs), "--seed", str(a.train_seed), "--out", str(out),
-                    "--eval-every", "0", "--no-progress"] + (["--resume"] if ckpt.exists() else [])
+                    "--width", str(a.width), "--eval-every", "0", "--no-progress"] + (["--resume"] if ckpt.exists() else [])
             print(f"\ntraining: dcgan {' '.join(args)} (on studio faces)", flush=True)
             if dcgan(args) != 0:
                 raise SystemExit("training failed")
