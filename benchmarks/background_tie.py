@@ -29,7 +29,7 @@ from dcgan_lib import faces
 from dcgan_lib.checkpoint import load as load_checkpoint, load_generator
 from dcgan_lib.classifiers import save_classifier, train_classifier
 from dcgan_lib.cli import main as dcgan
-from dcgan_lib.evaluate import N_RATES, clear_caches, evaluate_generator
+from dcgan_lib.evaluate import N_RATES, evaluate_generator
 from dcgan_lib.latent import (arithmetic_trials, class_index, class_names, classifier_labeller, label_pool,
                               linear_readout, paper_equations)
 
@@ -78,7 +78,6 @@ def main() -> None:
 
     measure(f"{a.baseline} (default backgrounds, shipped classifier)", load_generator(a.baseline).eval(),
             "faces", a.pool, a.draws, a.seed)
-    clear_caches()  # the evaluation caches real faces, which the palette below repaints
     with faces.background_palette(faces.STUDIO_BACKGROUNDS):
         judge_path = out / "classifier.pt"
         if not judge_path.exists():
@@ -95,7 +94,6 @@ def main() -> None:
                 raise SystemExit("training failed")
         measure(f"{ckpt} (studio backgrounds, studio classifier)", load_generator(ckpt).eval(), judge_path,
                 a.pool, a.draws, a.seed)
-    clear_caches()
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 

@@ -283,16 +283,22 @@ def background_palette(colours: Sequence[Sequence[float]]) -> Iterator[None]:
     An experiment's switch, e.g. `with background_palette(STUDIO_BACKGROUNDS): make_faces(...)`: every
     face drawn in this process inside the block (training data, the classifier's data, evaluation) uses it.
     The shipped checkpoints and classifier were trained on the default palette, which is restored on exit.
+    The evaluation's cached real faces are dropped on entry and on exit, since they were drawn in the other
+    palette.
     """
+    from .evaluate import clear_caches  # here, not at the top: evaluate imports this module
+
     rgb = [tuple(float(v) for v in c) for c in colours]
     if len(rgb) != len(BACKGROUNDS) or any(len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c) for c in rgb):
         raise ValueError(f"give {len(BACKGROUNDS)} RGB triples in [0, 1], one per background {BACKGROUNDS}")
     old = _RGB["background"]
     _RGB["background"] = rgb
+    clear_caches()
     try:
         yield
     finally:
         _RGB["background"] = old
+        clear_caches()
 
 
 def make_faces(n: int, size: int = 32, seed: int = 0, **fixed) -> Faces:

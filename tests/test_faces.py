@@ -257,3 +257,15 @@ def test_background_palette_checks_its_colours_and_restores_on_error():
         with faces.background_palette(faces.STUDIO_BACKGROUNDS):
             raise RuntimeError("boom")
     assert torch.equal(make_faces(4, 16, seed=1).images, before.images)
+
+
+def test_background_palette_drops_the_evaluations_cached_real_faces():
+    from dcgan_lib import evaluate
+
+    cached = evaluate._real_predictions  # real faces drawn in one palette must not be reused in the other
+    default = cached(32, 3, 8, 0, "faces")
+    assert cached(32, 3, 8, 0, "faces") is default
+    with faces.background_palette(faces.STUDIO_BACKGROUNDS):
+        studio = cached(32, 3, 8, 0, "faces")
+        assert studio is not default
+    assert cached(32, 3, 8, 0, "faces") is not studio
