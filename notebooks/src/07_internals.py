@@ -187,13 +187,17 @@ fd_floor = frechet_distance(real_b, real_a)
 fd_ceiling = frechet_distance(clf.embed(generate(G0, z_sets["measure"]))[0], real_a)
 
 
-def measure(z: torch.Tensor, edits: dict | None = None, train_bn: bool = False) -> dict[str, float]:
-    """Attribute rates and FD (to real_a) of G's samples for codes z, with optional edits; `train_bn`
-    normalises the whole of z as one batch (section "Does BatchNorm's mode matter?")."""
-    feats, pred = clf.embed(generate(G, z, train_bn=train_bn, edits=edits))
+def measure_images(images: torch.Tensor) -> dict[str, float]:
+    """Attribute rates and FD (to real_a) of generated images."""
+    feats, pred = clf.embed(images)
     out = {k: v for k, v in rates_from_predictions("faces", pred).items() if k in ("eyeglasses", "smiling", "long_hair", "confidence")}
     out["FD"] = frechet_distance(feats, real_a)
     return out
+
+
+def measure(z: torch.Tensor, edits: dict | None = None) -> dict[str, float]:
+    """`measure_images` of G's samples for codes z, with optional edits."""
+    return measure_images(generate(G, z, edits=edits))
 
 
 def verdict(before: dict, after: dict) -> dict[str, bool]:
@@ -313,14 +317,13 @@ for s in (4_000, 5_000):
 
 # %%
 ch_b2 = grid["block2", 0.0][0]
-before_bs = measure(z_sets["measure"], train_bn=True)
-after_bs = measure(z_sets["measure"], {"block2": probes.drop_maps(ch_b2)}, train_bn=True)
-report(before_bs, after_bs)
+drop_b2 = {"block2": probes.drop_maps(ch_b2)}
+x_bs = {name: generate(G, z_sets["measure"], train_bn=True, edits=e)  # all codes as one batch
+        for name, e in (("G", None), ("dropped", drop_b2))}
+report(measure_images(x_bs["G"]), measure_images(x_bs["dropped"]))
 
-x_bs = {name: generate(G, z_sets["measure"], train_bn=True, edits=e)[show]  # one batch, then our 16 faces
-        for name, e in (("G", None), ("dropped", {"block2": probes.drop_maps(ch_b2)}))}
-x_run = generate(G, z_show, edits={"block2": probes.drop_maps(ch_b2)})
-rows = torch.cat([x_bs["G"][:8], x_bs["dropped"][:8], x_run[:8], x_bs["G"][8:], x_bs["dropped"][8:], x_run[8:]])
+b, a, x_run = x_bs["G"][show], x_bs["dropped"][show], generate(G, z_show, edits=drop_b2)  # our 16 faces
+rows = torch.cat([b[:8], a[:8], x_run[:8], b[8:], a[8:], x_run[8:]])
 print(f"rows 1 and 4: G (batch statistics); rows 2 and 5: without the {len(ch_b2)} block2 maps (batch statistics); "
       "rows 3 and 6: the same, running averages")
 to_pil(rows, nrow=8, scale=3)
