@@ -1,0 +1,96 @@
+"""Forgetting to draw glasses (notebook 07, the paper's section 6.3.1) on wider 64x64 generators, both BatchNorm modes.
+
+python benchmarks/forgetting_wide.py CHECKPOINT [...] [--layers block3 block4 block2] [--taus 0 0.25 0.5] [--device cpu]
+
+Notebook 07 runs the paper's rule on the shipped faces32 (width 32) and does not reproduce the paper. The paper's
+64x64 generator was four times wider (1024 maps at 4x4, 256 at 16x16). This script asks whether width is what is
+missing. Train the generators first, e.g. on a GPU (36 epochs: 2 min at width 64, about 5 at width 128 on an H100):
+
+    dcgan train --image-size 64 --width 64 --r1 1 --epochs 36 --seed 0 --out runs/f64w64s0   # faces64's recipe, wider
+    dcgan train --image-size 64 --width 128 --r1 1 --epochs 36 --seed 0 --out runs/f64w128s0  # the paper's width
+
+For each checkpoint it finds glasses boxes on the samples of 1,000 codes with a ridge regressor trained on
+procedural faces (as notebook 07 does), fits the logistic regression on each layer's maps inside and outside the
+boxes, drops every map whose weight is above tau times the largest (tau = 0: the paper's rule), and measures
+1,000 other codes: glasses, smiling and long-hair rates and the Frechet distance (classifier features), with
+BatchNorm's running averages (the course's sampling) and with batch statistics (the paper's Theano code).
+With --png, it also writes 16 glasses faces per checkpoint: G, then the first layer's tau = 0 edit under
+batch statistics.
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from dcgan_lib import checkpoint, probes
+from dcgan_lib.classifiers import load_classifier
+from dcgan_lib.evaluate import frechet_distance, rates_from_predictions
+from dcgan_lib.faces import make_faces
+from dcgan_lib.latent import sample_z
+from dcgan_lib.models import generate
+from dcgan_lib.viz import to_pil
+
+ATTRS = ("eyeglasses", "smiling", "long_hair")
+
+
+def forgetting_table(path: str | Path, layers: list[str], taus: list[float], device: str = "cpu",
+                     png: str | Path | None = None) -> None:
+    """Print the before row and one row per layer and tau for the generator at `path` (see the module's docstring)."""
+    G = checkpoint.load_generator(path, device).eval()
+    clf = load_classifier("faces")
+    shapes = {n: tuple(G.features(torch.zeros(1, G.nz, 1, 1, device=device), [n])[n].shape[1:]) for n in G.layer_names}
+    print(f"\n== {path}: layers {shapes}", flush=True)
+
+    def gen(z: torch.Tensor, edits: dict | None = None, batch_stats: bool = False) -> torch.Tensor:
+        if batch_stats:  # all codes as one batch, as the paper sampled
+            return generate(G, z, train_bn=True, edits=edits).cpu()
+        return torch.cat([generate(G, z[i:i + 250], edits=edits).cpu() for i in range(0, len(z), 250)])
+
+    boxes_train = make_faces(4000, G.image_size, seed=640_000, eyeglasses=True)
+    regressor = probes.fit_box_regressor(boxes_train.images, boxes_train.boxes["glasses"])
+    z_fit = sample_z(1000, G.nz, generator=torch.Generator().manual_seed(1000))
+    x_fit = gen(z_fit)
+    keep = clf.predict(x_fit)["eyeglasses"] > 0.5
+    boxes = probes.predict_boxes(regressor, x_fit[keep])
+    z_measure = sample_z(1000, G.nz, generator=torch.Generator().manual_seed(2000))
+    real = clf.embed(make_faces(1000, 32, seed=660_000).images)[0]
+
+    def measure(edits: dict | None = None, batch_stats: bool = False) -> str:
+        with torch.no_grad():
+            features, pred = clf.embed(gen(z_measure, edits, batch_stats))
+        rates = rates_from_predictions("faces", pred)
+        return " ".join(f"{float(rates[a]):>6.3f}" for a in ATTRS) + f" {float(frechet_distance(features, real)):>6.2f}"
+
+    print(f"{int(keep.sum())} of 1000 fit samples show glasses; columns: glasses smiling long_hair FD")
+    print(f"{'':<24}{'running averages':>28}  |{'batch statistics':>28}")
+    print(f"{'before':<24}{measure():>28}  |{measure(batch_stats=True):>28}", flush=True)
+    for layer in layers:
+        for tau in taus:
+            channels, weights = probes.maps_to_drop(G, z_fit[keep], boxes, layer, threshold=tau)
+            edit = {layer: probes.drop_maps(channels)}
+            label = f"{layer} tau {tau:g} {len(channels)}/{len(weights)}"
+            print(f"{label:<24}{measure(edit):>28}  |{measure(edit, batch_stats=True):>28}", flush=True)
+    if png:
+        z16 = z_measure[:200][clf.predict(gen(z_measure[:200]))["eyeglasses"] > 0.5][:16]
+        channels, _ = probes.maps_to_drop(G, z_fit[keep], boxes, layers[0], threshold=0.0)
+        dropped = gen(torch.cat([z16, z_measure]), {layers[0]: probes.drop_maps(channels)}, batch_stats=True)[:16]
+        to_pil(torch.cat([gen(z16), dropped]), nrow=16).save(png)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--layers", nargs="+", default=["block3", "block4", "block2"],
+                   help="the first is the paper's depth at 64x64 and the one --png shows")
+    p.add_argument("--taus", type=float, nargs="+", default=[0.0, 0.25, 0.5])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--png", action="store_true", help="write <checkpoint>_forget.png beside each checkpoint")
+    a = p.parse_args()
+    for path in a.checkpoints:
+        png = Path(path).with_name(Path(path).stem + "_forget.png") if a.png else None
+        forgetting_table(path, a.layers, a.taus, a.device, png)
+
+
+if __name__ == "__main__":
+    main()
