@@ -29,9 +29,8 @@ from dcgan_lib import faces
 from dcgan_lib.checkpoint import load as load_checkpoint, load_generator
 from dcgan_lib.classifiers import save_classifier, train_classifier
 from dcgan_lib.cli import main as dcgan
-from dcgan_lib.evaluate import N_RATES, evaluate_generator
-from dcgan_lib.latent import (arithmetic_trials, class_index, class_names, classifier_labeller, label_pool,
-                              linear_readout, paper_equations)
+from dcgan_lib.latent import class_index, class_names, classifier_labeller, label_pool, linear_readout
+from seed_sweep import equation_results, evaluation_summary, recipe_args  # beside this script in benchmarks/
 
 
 def measure(name: str, G: torch.nn.Module, judge: str | Path, pool_size: int, draws: int, seed: int) -> None:
@@ -48,15 +47,11 @@ def measure(name: str, G: torch.nn.Module, judge: str | Path, pool_size: int, dr
     print(" " * 8 + "".join(f"{c:>8}" for c in hair))
     for c, d in zip(hair, dirs):
         print(f"{c:<8}" + "".join(f"{float(d @ e):>+8.2f}" for e in dirs))
-    for k in (1, 3):
-        parts = []
-        for eq in paper_equations():
-            r = arithmetic_trials(G, pool, eq, labeller, k=k, trials=draws, seed=seed * 1000 + k)
-            per = ", ".join(f"{a} {v:.0%}" for a, v in r.per_attribute.items())
-            parts.append(f"{eq.name}: {r.rate:.0%} ({per})")
+    for k, results in equation_results(G, pool, labeller, draws, seed).items():
+        parts = [f"{r.equation.name}: {r.rate:.0%} (" + ", ".join(f"{a} {v:.0%}" for a, v in r.per_attribute.items())
+                 + ")" for r in results]
         print(f"k = {k}: " + "; ".join(parts))
-    res = evaluate_generator(G, "faces", seed=1, classifier=judge, n_rates=N_RATES)  # as `dcgan evaluate`
-    s = res.summary()
+    s = evaluation_summary(G, judge)
     print(f"evaluation (seed 1): gap closed {s['fd_gap_closed']:.3f}; " + ", ".join(
         f"{a} {s[f'{a}_diff']:.3f} off ({s[f'{a}_within_colour']:.3f} worst within a colour)" for a in faces.ATTRIBUTES))
 
@@ -87,8 +82,7 @@ def main() -> None:
         ckpt = out / "checkpoint.pt"
         done = load_checkpoint(ckpt)["epoch"] if ckpt.exists() else 0
         if done < a.epochs:
-            args = ["train", "--r1", "0.1", "--epochs", str(a.epochs), "--seed", str(a.train_seed), "--out", str(out),
-                    "--width", str(a.width), "--eval-every", "0", "--no-progress"] + (["--resume"] if ckpt.exists() else [])
+            args = recipe_args(a.epochs, a.train_seed, a.width, out)
             print(f"\ntraining: dcgan {' '.join(args)} (on studio faces)", flush=True)
             if dcgan(args) != 0:
                 raise SystemExit("training failed")

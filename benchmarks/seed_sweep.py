@@ -25,11 +25,33 @@ from pathlib import Path
 import torch
 
 from dcgan_lib import faces
-from dcgan_lib.checkpoint import load_generator
+from dcgan_lib.checkpoint import load, load_generator
 from dcgan_lib.evaluate import N_RATES, evaluate_generator
-from dcgan_lib.latent import arithmetic_trials, classifier_labeller, label_pool, paper_equations
+from dcgan_lib.latent import (ArithmeticResult, LatentPool, Labeller, arithmetic_trials, classifier_labeller,
+                              label_pool, paper_equations)
 
 TARGET = 0.8
+
+
+def recipe_args(epochs: int, seed: int, width: int, out: Path) -> list[str]:
+    """`dcgan train` arguments of faces32's recipe (R1 0.1) for one run; `--resume` if `out` holds a checkpoint."""
+    args = ["train", "--r1", "0.1", "--epochs", str(epochs), "--seed", str(seed), "--width", str(width),
+            "--out", str(out), "--eval-every", "0", "--no-progress"]
+    if (out / "checkpoint.pt").exists():  # an unfinished run continues exactly where it stopped
+        args.append("--resume")
+    return args
+
+
+def equation_results(G: torch.nn.Module, pool: LatentPool, labeller: Labeller, draws: int,
+                     seed: int) -> dict[int, list[ArithmeticResult]]:
+    """Notebook 05's plain equations at k = 1 and 3, with its trial seeds: {k: [result of each equation]}."""
+    return {k: [arithmetic_trials(G, pool, eq, labeller, k=k, trials=draws, seed=seed * 1000 + k)
+                for eq in paper_equations()] for k in (1, 3)}
+
+
+def evaluation_summary(G: torch.nn.Module, judge: str | Path) -> dict[str, float]:
+    """`dcgan evaluate`'s numbers for G (held-out seed 1, 10,000 images for the rates), judged by `judge`."""
+    return evaluate_generator(G, "faces", seed=1, classifier=judge, n_rates=N_RATES).summary()
 
 
 def measure_generator(G: torch.nn.Module, judge: str | Path = "faces", pool_size: int = 20_000, draws: int = 500,
@@ -39,13 +61,12 @@ def measure_generator(G: torch.nn.Module, judge: str | Path = "faces", pool_size
     labeller = classifier_labeller(judge, categories=("hair_colour",))
     pool = label_pool(G, labeller, pool_size, seed=seed)
     out: dict[str, float] = {}
-    for k in (1, 3):
-        for i, eq in enumerate(paper_equations()):
-            r = arithmetic_trials(G, pool, eq, labeller, k=k, trials=draws, seed=seed * 1000 + k)
+    for k, results in equation_results(G, pool, labeller, draws, seed).items():
+        for i, r in enumerate(results):
             out[f"k{k}_eq{i}"] = r.rate
             out.update({f"k{k}_eq{i}_{a}": v for a, v in r.per_attribute.items()})
     if evaluate:
-        s = evaluate_generator(G, "faces", seed=1, classifier=judge, n_rates=N_RATES).summary()  # as `dcgan evaluate`
+        s = evaluation_summary(G, judge)
         out["gap_closed"] = s["fd_gap_closed"]
         for a in faces.ATTRIBUTES:
             out[f"{a}_diff"], out[f"{a}_within_colour"] = s[f"{a}_diff"], s[f"{a}_within_colour"]
@@ -62,10 +83,7 @@ def train_all(seeds: list[int], width: int, epochs: int, out: Path, jobs: int) -
         while len(running) >= jobs:
             time.sleep(1)
             running = [p for p in running if p.poll() is None]
-        args = ["train", "--r1", "0.1", "--epochs", str(epochs), "--seed", str(s), "--width", str(width),
-                "--out", str(run), "--eval-every", "0", "--no-progress"]
-        if (run / "checkpoint.pt").exists():  # an unfinished run continues exactly where it stopped
-            args.append("--resume")
+        args = recipe_args(epochs, s, width, run)
         print("dcgan " + " ".join(args), flush=True)
         run.mkdir(parents=True, exist_ok=True)
         with open(run / "train.log", "w") as log:
@@ -80,8 +98,6 @@ def train_all(seeds: list[int], width: int, epochs: int, out: Path, jobs: int) -
 
 
 def _finished(run: Path, epochs: int) -> bool:
-    from dcgan_lib.checkpoint import load
-
     return (run / "checkpoint.pt").exists() and load(run)["epoch"] >= epochs
 
 
