@@ -1,6 +1,7 @@
 """Forgetting to draw glasses (notebook 07, the paper's section 6.3.1) on wider 64x64 generators, both BatchNorm modes.
 
-python benchmarks/forgetting_wide.py CHECKPOINT [...] [--layers block3 block4 block2] [--taus 0 0.25 0.5] [--device cpu]
+python benchmarks/forgetting_wide.py CHECKPOINT [...] [--layers block3 block4 block2] [--taus 0 0.25 0.5]
+                                     [--fill zero|average] [--device cpu] [--png]
 
 Notebook 07 runs the paper's rule on the shipped faces32 (width 32) and does not reproduce the paper. The paper's
 64x64 generator was four times wider (1024 maps at 4x4, 256 at 16x16). This script asks whether width is what is
@@ -12,10 +13,16 @@ missing. Train the generators first, e.g. on a GPU (36 epochs: 2 min at width 64
 For each checkpoint it finds glasses boxes on the samples of 1,000 codes with a ridge regressor trained on
 procedural faces (as notebook 07 does), fits the logistic regression on each layer's maps inside and outside the
 boxes, drops every map whose weight is above tau times the largest (tau = 0: the paper's rule), and measures
-1,000 other codes: glasses, smiling and long-hair rates and the Frechet distance (classifier features), with
-BatchNorm's running averages (the course's sampling) and with batch statistics (the paper's Theano code).
-With --png, it also writes 16 glasses faces per checkpoint: G, then the first layer's tau = 0 edit under
-batch statistics.
+1,000 other codes: glasses, smiling and long-hair rates and two Frechet distances (classifier features): FD to
+real faces, and "FD plain" to real faces without glasses (perfect forgetting lowers it to G's own level, while
+it raises the first to about 9). Both with BatchNorm's running averages (the course's sampling) and with batch
+statistics (the paper's Theano code).
+
+--fill average drops a map by fixing it to its average over the fit codes whose samples have no glasses
+(`probes.fill_maps` with `probes.average_maps`, taken with running averages) instead of zeroing it: notebook
+07's last section, where this makes faces32 forget glasses. With a 32x32 generator pass
+--layers block1 block2 block3. With --png, it also writes 16 glasses faces per checkpoint: G, then the first
+layer's first-tau edit under batch statistics.
 """
 
 import argparse
@@ -35,7 +42,7 @@ ATTRS = ("eyeglasses", "smiling", "long_hair")
 
 
 def forgetting_table(path: str | Path, layers: list[str], taus: list[float], device: str = "cpu",
-                     png: str | Path | None = None) -> None:
+                     png: str | Path | None = None, fill: str = "zero") -> None:
     """Print the before row and one row per layer and tau for the generator at `path` (see the module's docstring)."""
     G = checkpoint.load_generator(path, device).eval()
     clf = load_classifier("faces")
@@ -55,26 +62,34 @@ def forgetting_table(path: str | Path, layers: list[str], taus: list[float], dev
     boxes = probes.predict_boxes(regressor, x_fit[keep])
     z_measure = sample_z(1000, G.nz, generator=torch.Generator().manual_seed(2000))
     real = clf.embed(make_faces(1000, 32, seed=660_000).images)[0]
+    real_plain = clf.embed(make_faces(1000, 32, seed=680_000, eyeglasses=False).images)[0]
+
+    def dropping(layer: str, channels: torch.Tensor) -> dict:
+        if fill == "zero":
+            return {layer: probes.drop_maps(channels)}
+        return {layer: probes.fill_maps(channels, probes.average_maps(G, z_fit[~keep], layer).to(device))}
 
     def measure(edits: dict | None = None, batch_stats: bool = False) -> str:
         with torch.no_grad():
             features, pred = clf.embed(gen(z_measure, edits, batch_stats))
         rates = rates_from_predictions("faces", pred)
-        return " ".join(f"{float(rates[a]):>6.3f}" for a in ATTRS) + f" {float(frechet_distance(features, real)):>6.2f}"
+        return (" ".join(f"{float(rates[a]):>6.3f}" for a in ATTRS)
+                + "".join(f" {float(frechet_distance(features, r)):>6.2f}" for r in (real, real_plain)))
 
-    print(f"{int(keep.sum())} of 1000 fit samples show glasses; columns: glasses smiling long_hair FD")
-    print(f"{'':<24}{'running averages':>28}  |{'batch statistics':>28}")
-    print(f"{'before':<24}{measure():>28}  |{measure(batch_stats=True):>28}", flush=True)
+    print(f"{int(keep.sum())} of 1000 fit samples show glasses; maps dropped by {fill}; "
+          "columns: glasses smiling long_hair FD FD-plain")
+    print(f"{'':<24}{'running averages':>35}  |{'batch statistics':>35}")
+    print(f"{'before':<24}{measure():>35}  |{measure(batch_stats=True):>35}", flush=True)
     for layer in layers:
         for tau in taus:
             channels, weights = probes.maps_to_drop(G, z_fit[keep], boxes, layer, threshold=tau)
-            edit = {layer: probes.drop_maps(channels)}
+            edit = dropping(layer, channels)
             label = f"{layer} tau {tau:g} {len(channels)}/{len(weights)}"
-            print(f"{label:<24}{measure(edit):>28}  |{measure(edit, batch_stats=True):>28}", flush=True)
+            print(f"{label:<24}{measure(edit):>35}  |{measure(edit, batch_stats=True):>35}", flush=True)
     if png:
         z16 = z_measure[:200][clf.predict(gen(z_measure[:200]))["eyeglasses"] > 0.5][:16]
-        channels, _ = probes.maps_to_drop(G, z_fit[keep], boxes, layers[0], threshold=0.0)
-        dropped = gen(torch.cat([z16, z_measure]), {layers[0]: probes.drop_maps(channels)}, batch_stats=True)[:16]
+        channels, _ = probes.maps_to_drop(G, z_fit[keep], boxes, layers[0], threshold=taus[0])
+        dropped = gen(torch.cat([z16, z_measure]), dropping(layers[0], channels), batch_stats=True)[:16]
         to_pil(torch.cat([gen(z16), dropped]), nrow=16).save(png)
 
 
@@ -84,12 +99,14 @@ def main() -> None:
     p.add_argument("--layers", nargs="+", default=["block3", "block4", "block2"],
                    help="the first is the paper's depth at 64x64 and the one --png shows")
     p.add_argument("--taus", type=float, nargs="+", default=[0.0, 0.25, 0.5])
+    p.add_argument("--fill", choices=["zero", "average"], default="zero",
+                   help="drop a map by zeroing it (the paper) or by fixing it to its average on glasses-free samples")
     p.add_argument("--device", default="cpu")
     p.add_argument("--png", action="store_true", help="write <checkpoint>_forget.png beside each checkpoint")
     a = p.parse_args()
     for path in a.checkpoints:
         png = Path(path).with_name(Path(path).stem + "_forget.png") if a.png else None
-        forgetting_table(path, a.layers, a.taus, a.device, png)
+        forgetting_table(path, a.layers, a.taus, a.device, png, a.fill)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 * Guided backpropagation of D's features (section 6.2, Figure 5): which pixels excite a unit
   (`guided_backprop`), and how much of that saliency falls on the face (`saliency_inside`).
 * Forgetting to draw (section 6.3.1): a logistic regression on G's feature maps, inside versus outside the
-  boxes of an object, picks the maps that draw it (`map_weights`); zeroing them (`drop_maps`) is an edit for
+  boxes of an object, picks the maps that draw it (`map_weights`); zeroing them (`drop_maps`), or fixing them
+  to their average on samples without the object (`fill_maps` with `average_maps`), is an edit for
   `G(z, edits={layer: ...})`. The boxes on generated samples come from a box regressor trained on the procedural
   faces' own boxes (`fit_box_regressor`, `predict_boxes`), so nobody draws them by hand.
 """
@@ -206,23 +207,53 @@ def maps_to_drop(G: Generator, z: torch.Tensor, boxes: torch.Tensor, layer: str,
     """Fit `map_weights` on G's `layer` for codes z (n, nz) whose samples show the object in `boxes` (n, 4),
     pixels -> (channels with weight > threshold * the largest weight, all weights). threshold 0 is the
     paper's rule: drop every map with a positive weight."""
-    if layer not in G.layer_ends or layer == "image":
-        raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
     if len(z) != len(boxes):
         raise DCGANError(f"need one box per code, got {len(z)} codes and {len(boxes)} boxes")
-    with torch.no_grad(), batchnorm_mode(G, batch_stats=False):
-        maps = G.features(z.reshape(len(z), -1, 1, 1).to(next(G.parameters()).device), [layer])[layer].cpu()
+    maps = hidden_maps(G, z, layer)
     w = map_weights(maps, cells_in_boxes(boxes, maps.shape[-1], G.image_size))
     return torch.from_numpy(np.flatnonzero(w > threshold * max(w.max(), 0.0))), w
 
 
 def drop_maps(channels: Sequence[int] | torch.Tensor) -> Edit:
-    """An edit for `G(z, edits={layer: drop_maps(ch)})` that zeroes those channels at every position."""
-    idx = torch.as_tensor(channels, dtype=torch.long).flatten()
+    """An edit for `G(z, edits={layer: drop_maps(ch)})` that zeroes those channels at every position (the paper's
+    way of dropping a map; `fill_maps` with 0)."""
+    return fill_maps(channels, 0.0)
 
-    def edit(h: torch.Tensor) -> torch.Tensor:  # (B, C, s, s) -> same shape, channels idx set to 0
+
+def fill_maps(channels: Sequence[int] | torch.Tensor, value: float | torch.Tensor) -> Edit:
+    """An edit that replaces those channels by a fixed `value` whatever z is: a number, one number per channel
+    (C,), or one map per channel (C, H, W) such as `average_maps`. With the average over a reference set this
+    is a "mean ablation": the maps stop carrying anything about z but still give the next layer typical input."""
+    idx = torch.as_tensor(channels, dtype=torch.long).flatten()
+    value = torch.as_tensor(value, dtype=torch.float32)
+
+    def edit(h: torch.Tensor) -> torch.Tensor:  # (B, C, s, s) -> same shape, channels idx replaced
         if len(idx) and int(idx.max()) >= h.shape[1]:
             raise DCGANError(f"cannot drop channel {int(idx.max())} of a layer with {h.shape[1]} channels")
-        return h.index_fill(1, idx.to(h.device), 0.0)
+        if value.dim() == 0:
+            return h.index_fill(1, idx.to(h.device), float(value))
+        if value.shape not in ((h.shape[1],), tuple(h.shape[1:])):
+            raise DCGANError(f"a fill value must be a number, (C,) or (C, H, W) = {tuple(h.shape[1:])}, "
+                             f"got {tuple(value.shape)}: use average_maps on the same layer")
+        v = value.to(h.device, h.dtype)[idx]  # (k,) or (k, H, W)
+        out = h.clone()
+        out[:, idx.to(h.device)] = (v.view(-1, 1, 1) if v.dim() == 1 else v).expand(len(idx), *h.shape[2:])
+        return out
 
     return edit
+
+
+def average_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
+    """The mean of G's `layer` over codes z (n, nz), position by position -> (C, H, W), with BatchNorm's
+    running averages: the reference `fill_maps` puts in place of maps it drops."""
+    if len(z) == 0:
+        raise DCGANError("average_maps needs at least one code")
+    return hidden_maps(G, z, layer).mean(0)
+
+
+def hidden_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
+    """G's hidden `layer` for codes z (n, nz) -> (n, C, H, W) float on the CPU, BatchNorm with running averages."""
+    if layer not in G.layer_ends or layer == "image":
+        raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
+    with torch.no_grad(), batchnorm_mode(G, batch_stats=False):
+        return G.features(z.reshape(len(z), -1, 1, 1).to(next(G.parameters()).device), [layer])[layer].float().cpu()

@@ -193,6 +193,28 @@ def test_drop_maps_zeroes_only_the_dropped_channels():
         probes.drop_maps([99])(h)
 
 
+def test_fill_maps_puts_the_average_map_in_place_of_the_chosen_channels():
+    G = seeded(Generator, 16, 3, nz=8, width=8).eval()
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(3))
+    ref = probes.average_maps(G, z[:4], "block1")  # (C, 4, 4)
+    maps = probes.hidden_maps(G, z, "block1")
+    assert ref.shape == maps.shape[1:] and torch.allclose(ref, maps[:4].mean(0))
+    h = maps[4:]
+    filled = probes.fill_maps([0, 3], ref)(h)
+    torch.testing.assert_close(filled[:, [0, 3]], ref[[0, 3]].expand(2, -1, -1, -1))  # the same for every code
+    keep = [c for c in range(h.shape[1]) if c not in (0, 3)]
+    torch.testing.assert_close(filled[:, keep], h[:, keep])
+    per_channel = probes.fill_maps([2], torch.arange(16.0))(h)
+    assert (per_channel[:, 2] == 2.0).all()
+    torch.testing.assert_close(probes.fill_maps([1], 0.0)(h), probes.drop_maps([1])(h))
+    with pytest.raises(DCGANError, match="average_maps on the same layer"):
+        probes.fill_maps([0], torch.zeros(16, 8, 8))(h)  # a map of another layer's size
+    with pytest.raises(DCGANError, match="hidden layer"):
+        probes.average_maps(G, z, "image")
+    with pytest.raises(DCGANError, match="at least one code"):
+        probes.average_maps(G, z[:0], "block1")
+
+
 def test_box_regressor_finds_glasses_on_new_faces():
     from torchvision.ops import box_iou
 
