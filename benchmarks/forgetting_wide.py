@@ -1,4 +1,4 @@
-"""Forgetting to draw glasses (notebook 07, the paper's section 6.3.1) on wider 64x64 generators, both BatchNorm modes.
+"""Forgetting to draw glasses (notebook 07, the paper's section 6.3.1) on other generators: wider, 64x64, other seeds.
 
 python benchmarks/forgetting_wide.py CHECKPOINT [...] [--layers block3 block4 block2] [--taus 0 0.25 0.5]
                                      [--fill zero|average] [--device cpu] [--png]
@@ -67,7 +67,7 @@ def forgetting_table(path: str | Path, layers: list[str], taus: list[float], dev
     def dropping(layer: str, channels: torch.Tensor) -> dict:
         if fill == "zero":
             return {layer: probes.drop_maps(channels)}
-        return {layer: probes.fill_maps(channels, probes.average_maps(G, z_fit[~keep], layer).to(device))}
+        return {layer: probes.fill_maps(channels, probes.average_maps(G, z_fit[~keep], layer))}
 
     def measure(edits: dict | None = None, batch_stats: bool = False) -> str:
         with torch.no_grad():
