@@ -197,9 +197,9 @@ print(f"FD of real faces to real faces {fd_floor:.2f}; of real faces without gla
 
 
 def measure_images(images: torch.Tensor) -> dict[str, float]:
-    """Attribute rates and FD (to real_a) of generated images."""
+    """Every rate the classifier reads in generated images (`rates_from_predictions`), and two FDs."""
     feats, pred = clf.embed(images)
-    out = {k: v for k, v in rates_from_predictions("faces", pred).items() if k in ("eyeglasses", "smiling", "long_hair", "confidence")}
+    out = rates_from_predictions("faces", pred)
     out["FD"] = frechet_distance(feats, real_a)
     out["FD plain"] = frechet_distance(feats, real_plain)  # to real faces without glasses
     return out
@@ -415,7 +415,7 @@ for s in (4_000, 5_000):
 # distance: half the summed absolute change, 0 = the same shares, 1 = disjoint), and the head turn.
 
 # %%
-rates = [rates_from_predictions("faces", clf.predict(generate(G, z_sets["measure"], edits=e))) for e in (None, edit_avg)]
+rates = [before, after_avg]  # both measured above on the "measure" codes, with every rate the classifier gives
 for head, names in CATEGORIES.items():
     moved = 0.5 * sum(abs(rates[1][f"{head}:{i}"] - rates[0][f"{head}:{i}"]) for i in range(len(names)))
     shares = ", ".join(f"{n} {rates[0][f'{head}:{i}']:.2f}→{rates[1][f'{head}:{i}']:.2f}" for i, n in enumerate(names))
