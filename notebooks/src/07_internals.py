@@ -350,7 +350,7 @@ for s in (4_000, 5_000):
 
 # %%
 ch_b2 = grid["block2", 0.0][0]
-drop_b2 = {"block2": probes.drop_maps(ch_b2)}
+drop_b2 = dropping("block2", ch_b2)
 x_bs = {name: generate(G, z_sets["measure"], train_bn=True, edits=e)  # all codes as one batch
         for name, e in (("G", None), ("dropped", drop_b2))}
 report(measure_images(x_bs["G"]), measure_images(x_bs["dropped"]))
