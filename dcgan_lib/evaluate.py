@@ -235,7 +235,8 @@ def within_colour_gap(gen: dict[str, float], data: dict[str, float], attribute: 
     return best, name
 
 
-def _total_variation(a: dict[str, float], b: dict[str, float], prefix: str) -> float:
+def total_variation(a: dict[str, float], b: dict[str, float], prefix: str) -> float:
+    """Total variation between two categorical rate dicts: half the summed |a − b| over keys `prefix:…`."""
     keys = [k for k in a if k.startswith(prefix + ":")]
     return 0.5 * sum(abs(a[k] - b.get(k, 0.0)) for k in keys)
 
@@ -510,13 +511,13 @@ class EvalResult:
             for k in (*FACE_BINARY, "turn_mean", "turn_std", "confidence"):
                 rows.append((k, g[k], d[k], abs(g[k] - d[k])))
             for k in FACE_CATEGORICAL:
-                rows.append((f"{k}_tv", float("nan"), float("nan"), _total_variation(g, d, k)))
+                rows.append((f"{k}_tv", float("nan"), float("nan"), total_variation(g, d, k)))
             for k in FACE_BINARY:
                 rows.append((f"{k}_within_colour", float("nan"), float("nan"), within_colour_gap(g, d, k)[0]))
         else:
             for k in ("classes_covered", "max_class_share", "confidence"):
                 rows.append((k, g[k], d[k], abs(g[k] - d[k])))
-            rows.append(("digit_tv", float("nan"), float("nan"), _total_variation(g, d, "digit")))
+            rows.append(("digit_tv", float("nan"), float("nan"), total_variation(g, d, "digit")))
         return rows
 
     def summary(self) -> dict[str, float]:

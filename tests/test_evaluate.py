@@ -325,3 +325,11 @@ def test_standard_fid_feeds_real_and_generated_images(monkeypatch):
     out = ev.standard_fid(untrained(16, channels=1), digits, n=20, batch_size=8, device="cpu")
     assert out == {"fid": 12.0, "kid": 0.5, "kid_std": pytest.approx(0.1), "n_real": 20.0, "n_fake": 20.0}
     assert fid.seen == {True: 20, False: 20}
+
+
+def test_total_variation_reads_only_the_named_category():
+    a = {"hair:0": 0.5, "hair:1": 0.5, "skin:0": 1.0}
+    b = {"hair:0": 0.2, "hair:1": 0.8, "skin:0": 0.0}
+    assert ev.total_variation(a, b, "hair") == pytest.approx(0.3)
+    assert ev.total_variation(a, a, "hair") == 0.0
+    assert ev.total_variation(a, {}, "skin") == pytest.approx(0.5)  # a missing key counts as rate 0
