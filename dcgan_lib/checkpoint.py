@@ -19,6 +19,7 @@ from .torch_files import atomic_save, safe_load
 FORMAT = "dcgan_lib.checkpoint/1"
 ARCH_KEYS = ("image_size", "channels", "nz", "width", "variant")
 ARCH_DEFAULTS = {"variant": "dcgan"}  # checkpoints written before a key existed
+REQUIRED_KEYS = ("arch", "config", "G", "D")  # what sampling, evaluating and resuming all read
 
 
 def shipped_dir() -> Path:
@@ -52,6 +53,10 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         hint = " (for the PyTorch tutorial's netG.pth use models.load_tutorial_generator)" if isinstance(ckpt, dict) else ""
         raise CheckpointError(f"{path} is not a dcgan_lib checkpoint{hint}")
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing or not isinstance(ckpt["arch"], dict) or any(k not in ckpt["arch"] for k in ARCH_KEYS if k not in ARCH_DEFAULTS):
+        what = ", ".join(missing) if missing else "its architecture (arch)"
+        raise CheckpointError(f"{path} is an incomplete dcgan_lib checkpoint (missing {what}): re-export it or retrain")
     return ckpt
 
 
@@ -83,7 +88,7 @@ def build_generator(ckpt: dict[str, Any], device: str | torch.device = "cpu") ->
         G = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[0]
     else:
         G = Generator(a["image_size"], a["channels"], a["nz"], a["width"])
-    G.load_state_dict(ckpt["G"])
+    _load_weights(G, ckpt["G"], ckpt, "G")
     return G.to(device).eval()
 
 
@@ -96,8 +101,19 @@ def build_discriminator(ckpt: dict[str, Any], device: str | torch.device = "cpu"
         D = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[1]
     else:
         D = Discriminator(a["image_size"], a["channels"], a["width"])
-    D.load_state_dict(ckpt["D"])
+    _load_weights(D, ckpt["D"], ckpt, "D")
     return D.to(device).eval()
+
+
+def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], ckpt: dict[str, Any], which: str) -> None:
+    """load_state_dict, with a one-line CheckpointError when the weights do not fit the recorded architecture."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:  # size mismatch or missing/unexpected keys: a hand-edited or foreign file
+        first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))[:160]
+        arch = ", ".join(f"{k} {_arch(ckpt, k)}" for k in ARCH_KEYS)
+        raise CheckpointError(f"the checkpoint's {which} weights do not match its recorded architecture ({arch}; {first}): "
+                              "re-export it or retrain") from None
 
 
 def export(src: str | Path, dst: str | Path) -> Path:

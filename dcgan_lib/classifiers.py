@@ -389,14 +389,20 @@ def classifier_card(kind: str) -> dict[str, Any]:
 
 
 def cli_train_classifier(kind: str = "faces", out: str | Path | None = None, seed: int = 0, n: int | None = None,
-                         epochs: int | None = None, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+                         epochs: int | None = None, device: str = "auto", progress: bool = True,
+                         overwrite: bool = False) -> dict[str, Any]:
     """What `dcgan train-classifier` runs: train, write `out` (default: the shipped `data/classifiers/<kind>.pt`)
-    and its card, and return the card. Faces at the defaults take about 3 minutes on a 2-core CPU."""
+    and its card, and return the card. An existing `out` is replaced only with `overwrite=True`.
+    Faces at the defaults take about 3 minutes on a 2-core CPU."""
     from . import __version__
     from .environment import cpu_name, versions
+    from .torch_files import check_new_file
 
-    model, report = train_classifier(kind, n=n, epochs=epochs, seed=seed, device=device, progress=progress)
+    if kind == "digits" and n is not None:
+        raise DCGANError("--n applies to faces only: the digits classifier trains on all of scikit-learn's digits")
     out = classifier_dir() / f"{kind}.pt" if out is None else Path(out)
+    check_new_file(out, overwrite)
+    model, report = train_classifier(kind, n=n, epochs=epochs, seed=seed, device=device, progress=progress)
     args = [f"kind={kind!r}", f"seed={seed}"] + [f"{k}={v}" for k, v in (("n", n), ("epochs", epochs)) if v is not None]
     card = {
         "what": f"dcgan_lib {kind} classifier: {'faces attributes (smiling, eyeglasses, long_hair), turn, hair colour, skin tone, background' if kind == 'faces' else '10 digit classes'}",

@@ -6,6 +6,8 @@ Every user-facing problem ends as one line on stderr and a non-zero exit code, n
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -16,10 +18,62 @@ from .train import TrainConfig
 EXIT_USER_ERROR = 2
 
 
+MAX_SEED = 2**32  # every seed the package derives (seed + 1, seed * 1_000_003 + i, ...) stays within torch's range
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (not a usage block) and points to --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED - 1}, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _weight(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _at_least_2(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (a Frechet distance needs a covariance), got {text}")
+    return value
+
+
+def _beta(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
@@ -34,25 +88,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-images", type=_positive, default=d.n_images, help="procedural faces to draw (default: %(default)s)")
     p.add_argument("--width", type=_positive, default=d.width, help="ngf = ndf (default: %(default)s)")
     p.add_argument("--nz", type=_positive, default=d.nz, help="latent size (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--lr-D", dest="lr_D", type=float, default=None, help="D's learning rate if different from --lr")
+    p.add_argument("--lr", type=_rate, default=d.lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr-D", dest="lr_D", type=_rate, default=None, help="D's learning rate if different from --lr")
     p.add_argument("--variant", default=d.variant, help="dcgan, or an ablation of notebook 02 (see dcgan_lib.architecture.VARIANTS) (default: %(default)s)")
-    p.add_argument("--r1", type=float, default=d.r1, help="R1 penalty weight on D's gradient at real images (default: %(default)s, off)")
-    p.add_argument("--feature-matching", type=float, default=d.feature_matching,
+    p.add_argument("--r1", type=_weight, default=d.r1, help="R1 penalty weight on D's gradient at real images (default: %(default)s, off)")
+    p.add_argument("--feature-matching", type=_weight, default=d.feature_matching,
                    help="weight of feature matching (batch means of D's last hidden layer, real vs fake) in G's loss (default: %(default)s, off)")
     p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning)")
-    p.add_argument("--beta1", type=float, default=d.beta1, help="Adam beta1 (default: %(default)s)")
+    p.add_argument("--beta1", type=_beta, default=d.beta1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
     p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16"], help="autocast on CUDA (default: %(default)s)")
     p.add_argument("--out", default=d.out, help="run folder for checkpoint.pt, samples/, history.json (default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out exactly where it stopped")
-    p.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=d.seed, help="(default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=_non_negative, default=d.checkpoint_every,
+                   help="steps between checkpoints; 0: at epoch ends only (default: %(default)s)")
     p.add_argument("--log-every", type=_positive, default=d.log_every, help="steps between loss readings (default: %(default)s)")
     p.add_argument("--data-root", default=d.data_root, help="where real datasets live, as <root>/<name> (default: %(default)s); for --dataset folder, the image folder itself")
     p.add_argument("--download", action="store_true", help="let torchvision download the dataset (needs internet)")
     p.add_argument("--channels", type=int, choices=[1, 3], default=None, help="convert images to 1 or 3 channels")
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="epochs between evaluations recorded in the history (0: never)")
+    p.add_argument("--eval-every", type=_non_negative, default=d.eval_every, help="epochs between evaluations recorded in the history (0: never)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -63,7 +118,7 @@ def _train(args: argparse.Namespace) -> None:
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}, progress=not args.no_progress)
     state = train(cfg, resume=args.resume)
-    last = state.history[-1] if state.history else {}
+    last = next((r for r in reversed(state.history) if "loss_D" in r), {})  # evaluation records carry no losses
     print(f"trained {state.step} steps in {state.elapsed_s:.0f} s; checkpoint: {Path(cfg.out) / 'checkpoint.pt'}")
     if state.last_grid is not None:
         print(f"samples: {state.last_grid}")
@@ -76,7 +131,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
     p.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
     p.add_argument("--nrow", type=_positive, default=8, help="images per row (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed for z (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for z (default: %(default)s)")
     p.add_argument("--scale", type=_positive, default=2, help="enlarge the PNG this many times (default: %(default)s)")
     p.add_argument("--batch-stats", action="store_true", help="BatchNorm with batch statistics instead of running averages")
     p.add_argument("--device", default="cpu", help="(default: %(default)s)")
@@ -105,7 +160,7 @@ def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="(default: %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="images per path, ends included (default: %(default)s)")
     p.add_argument("--rows", type=_positive, default=4, help="number of paths (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the end points (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for the end points (default: %(default)s)")
     p.add_argument("--scale", type=_positive, default=2, help="enlarge the PNG this many times (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="(default: %(default)s)")
     p.add_argument("--out", default="interpolation.png", help="PNG to write (default: %(default)s)")
@@ -136,31 +191,36 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="measure a generator: attribute rates, Frechet distance with floor and ceiling, KID, memorisation",
                        description="Evaluate a checkpoint with the course classifiers (faces, digits); --standard adds Inception FID/KID (needs the weights).")
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
-    p.add_argument("--n", type=_positive, default=2000, help="generated and real images per set (default: %(default)s)")
+    p.add_argument("--n", type=_at_least_2, default=2000, help="generated and real images per set (default: %(default)s)")
     p.add_argument("--n-rates", type=_positive, default=N_RATES,
                    help="faces: generated and real images for the attribute rates (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
+    p.add_argument("--seed", type=_seed, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
     p.add_argument("--device", default="auto", help="(default: %(default)s)")
     p.add_argument("--standard", action="store_true", help="also standard Inception FID/KID via torchmetrics (downloads weights on first use)")
-    p.add_argument("--data-root", default="data", help="where real datasets live, for --standard (default: %(default)s)")
+    p.add_argument("--data-root", default=None, help="where real datasets live, for --standard (default: the run's own --data-root)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from .checkpoint import load
     from .evaluate import cli_evaluate
 
+    data_root = args.data_root
+    if data_root is None:  # where the run found its data (an image folder, say), else the default
+        data_root = load(args.checkpoint)["config"].get("data_root", "data") if args.standard else "data"
     print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard,
-                      data_root=args.data_root, n_rates=args.n_rates))
+                      data_root=data_root, n_rates=args.n_rates))
 
 
 def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-classifier", help="train the course's attribute (faces) or digit classifier used by `dcgan evaluate`")
     p.add_argument("--kind", choices=["faces", "digits"], default="faces", help="(default: %(default)s)")
     p.add_argument("--out", default=None, help="where to write it (default: the shipped data/classifiers/<kind>.pt)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="(default: %(default)s)")
     p.add_argument("--n", type=_positive, default=None, help="training images (faces only; default: the card's)")
     p.add_argument("--epochs", type=_positive, default=None, help="(default: the card's)")
     p.add_argument("--device", default="auto", help="(default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists (the default --out is the shipped file)")
     p.set_defaults(func=_train_classifier)
 
 
@@ -169,7 +229,8 @@ def _train_classifier(args: argparse.Namespace) -> None:
 
     from .classifiers import cli_train_classifier
 
-    card = cli_train_classifier(args.kind, out=args.out, seed=args.seed, n=args.n, epochs=args.epochs, device=args.device)
+    card = cli_train_classifier(args.kind, out=args.out, seed=args.seed, n=args.n, epochs=args.epochs, device=args.device,
+                                overwrite=args.force)
     print(json.dumps(card["report"], indent=1))
 
 
@@ -178,16 +239,18 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
     p.add_argument("--name", required=True, help="e.g. faces32: writes <out-dir>/faces32.pt and faces32.json")
     p.add_argument("--out-dir", default=None, help="(default: the repository's data/checkpoints)")
-    p.add_argument("--n", type=_positive, default=2000, help="images per set for the card's evaluation (default: %(default)s)")
-    p.add_argument("--heldout-seed", type=int, default=None, help="add an evaluation with other z's and real images (e.g. 1)")
+    p.add_argument("--n", type=_at_least_2, default=2000, help="images per set for the card's evaluation (default: %(default)s)")
+    p.add_argument("--heldout-seed", type=_seed, default=None, help="add an evaluation with other z's and real images (e.g. 1)")
     p.add_argument("--note", default=None, help="how this checkpoint was chosen, for the card")
+    p.add_argument("--force", action="store_true", help="replace <out-dir>/<name>.pt if it exists (e.g. a shipped checkpoint)")
     p.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> None:
     from .release import release
 
-    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir, heldout_seed=args.heldout_seed, note=args.note)
+    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir, heldout_seed=args.heldout_seed, note=args.note,
+                       overwrite=args.force)
     print(f"wrote {pt} ({pt.stat().st_size / 2**20:.1f} MB) and {card}")
 
 
@@ -211,7 +274,7 @@ def _png(path: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `dcgan` argument parser (one subcommand per job)."""
-    parser = argparse.ArgumentParser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, info.")
+    parser = _Parser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, info.")
     parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_sample, _add_interpolate, _add_evaluate, _add_train_classifier, _add_export, _add_info):
@@ -228,22 +291,50 @@ def _version() -> str:
 def one_line(err: BaseException) -> str:
     """The last non-empty line of an error (DataLoader workers wrap the original message in a traceback)."""
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
+    line = lines[-1] if lines else type(err).__name__
+    return re.sub(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Diverged): ", "", line)  # "pkg.DatasetError: msg" -> "msg"
+
+
+def os_message(err: OSError) -> str:
+    """One line for a file-system error, naming the path and what to do."""
+    path = err.filename
+    if path is None:
+        return one_line(err)
+    if isinstance(err, (NotADirectoryError, FileExistsError)):
+        return f"cannot write {path}: part of that path is a file, not a folder: choose another --out"
+    if isinstance(err, IsADirectoryError):
+        return f"{path} is a folder: pass a file path"
+    if isinstance(err, FileNotFoundError):
+        return f"no such file or folder: {path}: check the path"
+    if isinstance(err, PermissionError):
+        return f"permission denied: {path}: choose a path you can write to"
+    return f"{err.strerror or one_line(err)}: {path}"
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"dcgan: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `dcgan`; returns the exit code."""
+    import warnings
+
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning  # e.g. "--precision bf16 applies on CUDA only", without a source line
     try:
         args.func(args)
     except DCGANError as e:
         print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+    except OSError as e:
+        print(f"dcgan {args.command}: error: {os_message(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ValueError as e:
         print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"dcgan {args.command}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
+        kept = "; the last checkpoint is kept (resume with --resume)" if args.command == "train" else ""
+        print(f"dcgan {args.command}: interrupted{kept}", file=sys.stderr)
         return 130
     return 0
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from .checkpoint import export, load, shipped_dir
+from .errors import DCGANError
+from .torch_files import check_new_file
 from .train import TrainConfig
 
 
@@ -26,17 +29,26 @@ def train_command(config: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def check_name(name: str) -> str:
+    """A file stem for a shipped file: letters, digits, '.', '_' and '-', no folders."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise DCGANError(f"--name {name!r} must be a plain file name (letters, digits, '.', '_', '-'): choose the folder with --out-dir")
+    return name
+
+
 def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None,
-            heldout_seed: int | None = None, note: str | None = None) -> tuple[Path, Path]:
+            heldout_seed: int | None = None, note: str | None = None, overwrite: bool = False) -> tuple[Path, Path]:
     """Export `run`'s checkpoint as `<out_dir>/<name>.pt` (default: data/checkpoints) with a `<name>.json` card
     holding the command, seed, training wall time, hardware, versions and the evaluation table.
 
     `heldout_seed` adds a second evaluation with other z's and other real images: the honest numbers when the
-    checkpoint (an epoch of a run, say) was chosen by looking at the first evaluation. `note` says how it was chosen."""
+    checkpoint (an epoch of a run, say) was chosen by looking at the first evaluation. `note` says how it was chosen.
+    An existing `<name>.pt` is replaced only with `overwrite=True` (the default folder holds the shipped files)."""
     from .environment import cpu_name, versions
     from .evaluate import EVALUATED_DATASETS, N_RATES, evaluate_checkpoint
 
     out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
+    check_new_file(out_dir / f"{check_name(name)}.pt", overwrite)
     ckpt = load(run)
     pt = export(run, out_dir / f"{name}.pt")
     card: dict[str, Any] = {

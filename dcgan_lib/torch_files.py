@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DCGANError
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
@@ -22,11 +22,24 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would have
         os.replace(tmp, path)  # atomic on POSIX and Windows
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def check_new_file(path: str | Path, overwrite: bool) -> None:
+    """Refuse to replace an existing file unless asked to; call it before any slow work starts."""
+    if Path(path).exists() and not overwrite:
+        raise DCGANError(f"{path} already exists: pass --force to replace it, or write elsewhere")
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read the umask is to set it
+    os.umask(mask)
+    return mask
 
 
 def safe_load(path: str | Path, fix: str, map_location: str | torch.device = "cpu") -> Any:

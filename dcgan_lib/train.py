@@ -149,6 +149,15 @@ def train(
         for k in ("dataset", "n_images", "batch_size", "seed"):
             if getattr(saved, k) != getattr(cfg, k):
                 raise CheckpointError(f"{src} was trained with {k}={getattr(saved, k)!r}, this run asks for {getattr(cfg, k)!r}: resume with the same settings")
+        if "opt_G" in ckpt:  # a run in progress: Adam's saved state holds its rates, and the losses must stay the same
+            for k in ("lr", "lr_D", "beta1", "beta2", "r1", "feature_matching"):
+                if getattr(saved, k) != getattr(cfg, k):
+                    raise CheckpointError(
+                        f"{src} was trained with {k}={getattr(saved, k)!r}, this run asks for {getattr(cfg, k)!r}: --resume continues "
+                        "a run exactly, so resume with the same settings, or start a new run from its weights with --init-from")
+        if ckpt["epoch"] >= cfg.epochs:  # the loop would not run a single step
+            raise DCGANError(f"{src} has already trained {ckpt['epoch']} epoch{'s' * (ckpt['epoch'] != 1)} (asked for {cfg.epochs}): nothing to do; "
+                             "pass a larger --epochs")
     elif ckpt_path.exists():
         raise DCGANError(f"{ckpt_path} already exists: pass --resume to continue it, or choose a new --out folder")
 
@@ -221,9 +230,10 @@ def train(
         s = (sums[:4] / sums[4]).tolist()
         sums.zero_()
         if not all(math.isfinite(v) for v in s):
+            kept = f"the last good checkpoint is kept in {ckpt_path}" if ckpt_path.exists() else "no checkpoint was written yet"
+            fix = "lower --lr" + (" or use --precision fp32" if cfg.precision != "fp32" else "")
             raise TrainingDiverged(
-                f"loss became {'NaN' if any(math.isnan(v) for v in s) else 'infinite'} at step {state.step}: "
-                f"the last good checkpoint is kept in {ckpt_path}; lower --lr or use --precision fp32"
+                f"loss became {'NaN' if any(math.isnan(v) for v in s) else 'infinite'} at step {state.step}: {kept}; {fix}"
             )
         state.elapsed_s = time.perf_counter() - t_start
         rec = {"step": state.step, "epoch": state.step / steps_per_epoch, "loss_D": s[0], "loss_G": s[1], "D_x": s[2], "D_G_z": s[3], "time_s": state.elapsed_s}

@@ -87,3 +87,81 @@ def test_evaluate_and_eval_every_refuse_datasets_without_a_classifier(run_dir, c
     assert main(["train", "--dataset", "cifar10", "--eval-every", "1", "--data-root", str(tmp_path), "--no-progress",
                  "--out", str(tmp_path / "c")]) == 2
     assert "cifar10" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--lr", "-1"], "--lr: must be a number > 0"),
+    (["train", "--lr", "nan"], "--lr: must be a number > 0"),
+    (["train", "--beta1", "2"], "--beta1: must be in [0, 1)"),
+    (["train", "--r1", "inf"], "--r1: must be a number >= 0"),
+    (["train", "--checkpoint-every", "-5"], "must be 0 or more"),
+    (["sample", "--checkpoint", "x", "--seed", "99999999999999999999"], "--seed: must be between 0"),
+    (["evaluate", "--checkpoint", "x", "--n", "1"], "--n: must be at least 2"),
+    (["train", "--no-such-flag"], "unrecognized arguments"),
+])
+def test_bad_values_are_refused_by_the_parser_in_one_line(args, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and words in err and "see `dcgan" in err
+
+
+def test_an_output_path_through_a_file_is_one_line(run_dir, tmp_path, capsys):
+    blocker = tmp_path / "s.png"
+    blocker.write_text("a file, not a folder")
+    assert main(["sample", "--checkpoint", run_dir, "--out", str(blocker / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "part of that path is a file" in err
+    assert main(["train", "--n-images", "256", "--epochs", "1", "--no-progress", "--out", str(blocker / "run")]) == 2
+    assert "part of that path is a file" in capsys.readouterr().err
+
+
+def test_weights_that_do_not_fit_their_recorded_architecture_are_one_line(run_dir, tmp_path, capsys):
+    import torch
+
+    from dcgan_lib import checkpoint
+
+    ck = checkpoint.load(run_dir)
+    bad = tmp_path / "lies.pt"
+    torch.save({**ck, "arch": {**ck["arch"], "width": 16}}, bad)
+    assert main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "do not match its recorded architecture" in err
+    torch.save({k: v for k, v in ck.items() if k != "G"}, bad)
+    assert main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    assert "incomplete dcgan_lib checkpoint (missing G)" in capsys.readouterr().err
+
+
+def test_export_and_train_classifier_never_replace_a_file_silently(run_dir, tmp_path, capsys):
+    (tmp_path / "mine.pt").write_bytes(b"keep me")
+    assert main(["export", "--checkpoint", run_dir, "--name", "mine", "--out-dir", str(tmp_path)]) == 2
+    assert "already exists: pass --force" in capsys.readouterr().err
+    assert (tmp_path / "mine.pt").read_bytes() == b"keep me"
+    assert main(["export", "--checkpoint", run_dir, "--name", "../evil", "--out-dir", str(tmp_path)]) == 2
+    assert "plain file name" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", run_dir, "--name", "mine", "--out-dir", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "mine.pt").read_bytes() != b"keep me"
+    assert main(["train-classifier", "--kind", "digits", "--out", str(tmp_path / "mine.pt")]) == 2
+    assert "already exists: pass --force" in capsys.readouterr().err
+    assert main(["train-classifier", "--kind", "digits", "--n", "100", "--out", str(tmp_path / "d.pt")]) == 2
+    assert "faces only" in capsys.readouterr().err
+
+
+def test_saved_files_are_readable_by_others(run_dir):
+    import os
+    import stat
+    from pathlib import Path
+
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = stat.S_IMODE((Path(run_dir) / "checkpoint.pt").stat().st_mode)
+    assert mode == 0o666 & ~mask
+
+
+def test_one_line_keeps_the_last_line_without_a_class_prefix():
+    from dcgan_lib.cli import one_line
+
+    wrapped = RuntimeError("Caught DatasetError in DataLoader worker process 0.\nTraceback ...\n"
+                           "dcgan_lib.errors.DatasetError: cannot read image a.jpg: remove it")
+    assert one_line(wrapped) == "cannot read image a.jpg: remove it"
+    assert one_line(ValueError("need: a colon inside")) == "need: a colon inside"

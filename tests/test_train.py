@@ -206,3 +206,22 @@ def test_feature_matching_pulls_the_fakes_towards_the_real_feature_means(tiny_co
     assert mismatch(fm) < 0.5 * mismatch(plain)
     with pytest.raises(DCGANError, match="feature-matching"):
         train(replace(tiny_config, out=str(tmp_path / "neg"), feature_matching=-1.0), data=tiny_data)
+
+
+def test_resume_keeps_the_runs_optimiser_and_losses_and_says_when_there_is_nothing_to_do(tiny_config, tiny_data):
+    train(tiny_config, data=tiny_data)
+    for change in ({"lr": 1e-3}, {"lr_D": 1e-4}, {"beta1": 0.9}, {"r1": 1.0}, {"feature_matching": 0.1}):
+        with pytest.raises(CheckpointError, match=f"{next(iter(change))}=.*--init-from"):
+            train(replace(tiny_config, epochs=3, **change), resume=True, data=tiny_data)
+    with pytest.raises(DCGANError, match="already trained 2 epochs .asked for 2.: nothing to do"):
+        train(tiny_config, resume=True, data=tiny_data)
+
+
+def test_divergence_before_any_checkpoint_does_not_promise_one(tiny_config, tiny_data):
+    def poison(event, state):
+        if event == "log" and state.step == 2:
+            with torch.no_grad():
+                next(state.D.parameters()).fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match="NaN at step 4: no checkpoint was written yet; lower --lr$"):
+        train(replace(tiny_config, checkpoint_every=0), data=tiny_data, callbacks=[poison])

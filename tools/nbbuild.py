@@ -31,5 +31,7 @@ def build(src: str) -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
+        sys.exit("usage: python tools/nbbuild.py notebooks/src/NN_name.py notebooks/NN_name.ipynb")
     src, out = sys.argv[1], sys.argv[2]
     nbformat.write(build(open(src).read()), out)

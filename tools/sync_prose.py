@@ -32,4 +32,6 @@ def sync(src: Path, notebook: Path) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
+        sys.exit("usage: python tools/sync_prose.py notebooks/src/NN_name.py notebooks/NN_name.ipynb")
     print(f"{sync(Path(sys.argv[1]), Path(sys.argv[2]))} markdown cells updated")
