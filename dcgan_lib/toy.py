@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,8 +66,9 @@ class Toy1DResult:
     D: nn.Module
     data_mean: float
     data_std: float
-    snapshots: list[dict] = field(default_factory=list)  # step, xs, data_density, g_density, d_prob
-    history: list[dict] = field(default_factory=list)  # step, loss_D, loss_G
+    # step, xs, data_density, g_density, d_prob, g_mean, g_std, d_on_data, d_on_g
+    snapshots: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)  # step, loss_D, loss_G, d_fake, g_grad_norm
     seconds: float = 0.0
 
     def support(self, width: float = 2.0) -> tuple[float, float]:
@@ -110,29 +112,41 @@ def _kde(samples: np.ndarray, xs: np.ndarray) -> np.ndarray:
 def _snapshot_1d(step: int, G: nn.Module, D: nn.Module, xs: np.ndarray, mean: float, std: float,
                  z_fixed: torch.Tensor) -> dict:
     data_density = np.exp(-0.5 * ((xs - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-    g_samples = G(z_fixed).squeeze(1).numpy().astype(np.float64)
+    g_out = G(z_fixed)  # (n, 1)
+    g_samples = g_out.squeeze(1).numpy().astype(np.float64)
     d_prob = torch.sigmoid(D(torch.as_tensor(xs, dtype=torch.float32).unsqueeze(1))).squeeze(1).numpy()
+    # What the two terms of V score: mean D over the data (a sum over the grid: the data's density is smooth
+    # there) and over G's samples (on the samples themselves: early on G is a spike the grid cannot resolve).
+    d_on_data = float((data_density * d_prob).sum() / data_density.sum())
+    d_on_g = torch.sigmoid(D(g_out)).mean().item()
     return {"step": step, "xs": xs, "data_density": data_density, "g_density": _kde(g_samples, xs),
-            "d_prob": d_prob.astype(np.float64), "g_mean": float(g_samples.mean()), "g_std": float(g_samples.std())}
+            "d_prob": d_prob.astype(np.float64), "g_mean": float(g_samples.mean()), "g_std": float(g_samples.std()),
+            "d_on_data": d_on_data, "d_on_g": d_on_g}
 
 
 def train_1d(steps: int = 2000, data_mean: float = 4.0, data_std: float = 0.5, seed: int = 0,
              loss: str = "non_saturating", snapshot_every: int = 100, batch_size: int = 256,
              lr: float = 1e-3, lr_d: float | None = None, d_steps: int = 5, hidden: int = 32,
              x_range: tuple[float, float] = (-2.0, 8.0), grid: int = 200,
-             stop_at: int | None = None, g_optimizer: str = "adam", lr_g: float | None = None) -> Toy1DResult:
+             stop_at: int | None = None, g_optimizer: str = "adam", lr_g: float | None = None,
+             snapshot_steps: Iterable[int] = ()) -> Toy1DResult:
     """Train a 1-D GAN (z ~ N(0, 1) -> x) against N(data_mean, data_std²): `d_steps` Adam steps for D per
     G step (Algorithm 1's k; with k = 1 D lags, goes flat at 0.5 and G stops short of the data's spread).
     The learning rates decay linearly to 0 so the game settles instead of orbiting its equilibrium;
     `stop_at` runs only the first steps of that `steps`-step schedule (a cheap look at early training).
-    `g_optimizer="sgd"` trains G with momentum SGD, as the paper did: Adam rescales every gradient to a
-    similar step size, which hides how small the saturating loss's gradient is."""
+    Snapshots (and history) every `snapshot_every` steps, plus at `snapshot_steps` (e.g. dense early frames);
+    they use no random numbers, so they never change the training. `g_optimizer="sgd"` trains G with momentum
+    SGD, as Goodfellow et al. did: Adam rescales every gradient to a similar step size, which hides how small
+    the saturating loss's gradient is."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if stop_at is not None and not 0 < stop_at <= steps:
         raise ValueError(f"stop_at must be between 1 and steps={steps}, got {stop_at}")
     if g_optimizer not in ("adam", "sgd"):
         raise ValueError(f"g_optimizer must be 'adam' or 'sgd', got {g_optimizer!r}")
+    extra = set(snapshot_steps)
+    if any(not isinstance(s, (int, np.integer)) or s < 0 for s in extra):
+        raise ValueError(f"snapshot_steps must be non-negative integers, got {sorted(extra, key=str)}")
     last = steps if stop_at is None else stop_at
     start = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
@@ -155,7 +169,8 @@ def train_1d(steps: int = 2000, data_mean: float = 4.0, data_std: float = 0.5, s
     z_fixed = torch.randn(4000, 1, generator=torch.Generator().manual_seed(seed + 1))
     res = Toy1DResult(G, D, data_mean, data_std)
     for step in range(steps + 1):
-        if step % snapshot_every == 0 or step == last:
+        record = step % snapshot_every == 0 or step in extra
+        if record or step == last:
             res.snapshots.append(_snapshot_1d(step, G, D, xs, data_mean, data_std, z_fixed))
         if step == last:
             break
@@ -171,12 +186,12 @@ def train_1d(steps: int = 2000, data_mean: float = 4.0, data_std: float = 0.5, s
         loss_g = _g_loss(D(fake), loss)
         opt_g.zero_grad()
         loss_g.backward()
-        if step % snapshot_every == 0:  # the size of the push G gets, before the optimiser rescales it
+        if record:  # the size of the push G gets, before the optimiser rescales it
             g_grad = torch.cat([p.grad.flatten() for p in G.parameters()]).norm().item()
         opt_g.step()
         for s in sched:
             s.step()
-        if step % snapshot_every == 0:
+        if record:
             d_fake = torch.sigmoid(D(fake.detach())).mean().item()  # D(G(z)) that G's step just saw
             res.history.append({"step": step, "loss_D": loss_d.item(), "loss_G": loss_g.item(), "d_fake": d_fake,
                                 "g_grad_norm": g_grad})
@@ -495,6 +510,37 @@ def plot_1d_snapshot(ax, snap: dict) -> None:
     ax.plot(snap["xs"], snap["g_density"], "g-", label="G")
     ax.plot(snap["xs"], snap["d_prob"], "b--", label="D(x)")
     ax.set_title(f"step {snap['step']}")
+
+
+def early_summary(run: Toy1DResult) -> dict[str, float]:
+    """G's first steps in numbers: its mean at the first and last snapshot (first_mean, last_mean), its closest
+    approach to the data's mean (closest), the lowest D(G(z)) it saw and its mean gradient norm (mean_grad)."""
+    if not run.snapshots or not run.history:
+        raise ValueError("early_summary needs a run with snapshots and history; train at least one step")
+    means = np.array([s["g_mean"] for s in run.snapshots])
+    return {"steps": run.snapshots[-1]["step"], "first_mean": float(means[0]), "last_mean": float(means[-1]),
+            "closest": float(np.abs(means - run.data_mean).min()),
+            "lowest_d_fake": min(h["d_fake"] for h in run.history),
+            "mean_grad": float(np.mean([h["g_grad_norm"] for h in run.history]))}
+
+
+def report_early(runs: dict[str, Toy1DResult]) -> dict[str, dict[str, float]]:
+    """Print one line of `early_summary` per run (keyed by its loss) and return the summaries."""
+    summaries = {loss: early_summary(r) for loss, r in runs.items()}
+    for loss, s in summaries.items():
+        print(f"{loss:>15}: G's mean {s['first_mean']:+.2f} -> {s['last_mean']:+.2f} after {s['steps']} steps, "
+              f"closest to the data's mean: {s['closest']:.2f} away; lowest D(G(z)) {s['lowest_d_fake']:.3f}, "
+              f"mean |grad G| {s['mean_grad']:.3f}")
+    return summaries
+
+
+def plot_g_mean(ax, runs: dict[str, Toy1DResult], title: str = "") -> None:
+    """The mean of G(z) over training, one line per run (labelled by its key), with the data's mean dotted."""
+    for label, r in runs.items():
+        ax.plot([s["step"] for s in r.snapshots], [s["g_mean"] for s in r.snapshots], label=label)
+    ax.axhline(next(iter(runs.values())).data_mean, color="k", ls=":", label="data mean")
+    ax.set(xlabel="G step", ylabel="mean of G(z)", title=title)
+    ax.legend(fontsize=7)
 
 
 def plot_2d_snapshot(ax, samples: torch.Tensor, centres: torch.Tensor) -> None:

@@ -5,11 +5,15 @@ import torch
 from torch.nn import functional as F
 
 from dcgan_lib.toy import (
+    Toy1DResult,
+    early_summary,
     generator_loss_gradients,
     mode_stats,
     nearest_mode_shares,
     plot_1d_snapshot,
+    plot_g_mean,
     plot_gan_schematic,
+    report_early,
     ring_centres,
     ring_of_gaussians,
     save_snapshot_gif,
@@ -168,6 +172,59 @@ def test_1d_stop_at_runs_the_start_of_the_same_schedule():
         assert (a["d_prob"] == b["d_prob"]).all() and a["g_mean"] == b["g_mean"]
     with pytest.raises(ValueError, match="stop_at"):
         train_1d(steps=10, stop_at=11)
+
+
+def test_1d_extra_snapshots_leave_training_alone():
+    plain = train_1d(steps=40, snapshot_every=20, seed=1)
+    dense = train_1d(steps=40, snapshot_every=20, seed=1, snapshot_steps=range(0, 20, 5))
+    assert [s["step"] for s in dense.snapshots] == [0, 5, 10, 15, 20, 40]
+    by_step = {s["step"]: s for s in dense.snapshots}
+    for a in plain.snapshots:  # snapshots draw no random numbers: the shared steps are identical
+        assert (a["d_prob"] == by_step[a["step"]]["d_prob"]).all() and a["g_mean"] == by_step[a["step"]]["g_mean"]
+    assert [h["step"] for h in dense.history] == [0, 5, 10, 15, 20]
+    for s in dense.snapshots:
+        assert 0 < s["d_on_data"] < 1 and 0 < s["d_on_g"] < 1
+    with pytest.raises(ValueError, match="snapshot_steps"):
+        train_1d(steps=10, snapshot_steps=[-5])
+
+
+def test_1d_d_separates_first_then_flattens(trained_1d):
+    """Notebook 01's story in D's two means: equal at the start, far apart while G is still far from the
+    data, both near 1/2 at the end."""
+    first, last = trained_1d.snapshots[0], trained_1d.snapshots[-1]
+    assert abs(first["d_on_data"] - first["d_on_g"]) < 0.1
+    assert abs(last["d_on_data"] - 0.5) < 0.05 and abs(last["d_on_g"] - 0.5) < 0.05
+    early = train_1d(seed=0, stop_at=60, snapshot_every=5)  # the same run's first 60 steps, densely
+    sharpest = max(early.snapshots, key=lambda s: s["d_on_data"] - s["d_on_g"])
+    assert sharpest["d_on_data"] - sharpest["d_on_g"] > 0.5 and abs(sharpest["g_mean"] - 4.0) > 1.5
+
+
+def test_early_summary_report_and_plot(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {loss: train_1d(steps=40, stop_at=10, snapshot_every=5, seed=0, loss=loss)
+            for loss in ("saturating", "non_saturating")}
+    r = runs["non_saturating"]
+    s = early_summary(r)
+    means = [snap["g_mean"] for snap in r.snapshots]
+    assert s["steps"] == 10 and s["first_mean"] == means[0] and s["last_mean"] == means[-1]
+    assert s["closest"] == pytest.approx(min(abs(m - 4.0) for m in means))
+    assert s["lowest_d_fake"] == min(h["d_fake"] for h in r.history)
+    assert s["mean_grad"] == pytest.approx(sum(h["g_grad_norm"] for h in r.history) / len(r.history))
+    summaries = report_early(runs)
+    lines = capsys.readouterr().out.splitlines()
+    assert list(summaries) == ["saturating", "non_saturating"] and len(lines) == 2
+    assert lines[1].startswith(" non_saturating: G's mean") and f"{s['closest']:.2f} away" in lines[1]
+    _, ax = plt.subplots()
+    plot_g_mean(ax, runs, "title")
+    assert len(ax.lines) == 3 and ax.lines[-1].get_ydata()[0] == 4.0  # one line per run, then the data's mean
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["saturating", "non_saturating", "data mean"]
+    plt.close("all")
+    with pytest.raises(ValueError, match="history"):
+        early_summary(Toy1DResult(G=None, D=None, data_mean=4.0, data_std=0.5))
 
 
 def test_saturating_loss_stalls_g_early_on_with_sgd():

@@ -16,7 +16,7 @@ SEED = 0
 # ## Install the course (Colab only)
 # On your own machine you installed the package with `pip install -e ".[dev]"`. On Colab, this cell clones
 # the repository (code, shipped checkpoints and classifiers) and installs it when `dcgan_lib` is missing.
-# Every notebook starts with the same cell. Then it prints the versions in use.
+# Every notebook starts with this same cell; here it is followed by a report of the versions in use.
 
 # %%
 try:

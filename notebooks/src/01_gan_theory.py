@@ -111,23 +111,40 @@ for g_mean, g_std in [(0.0, 1.0), (3.5, 0.8), (4.0, 0.5)]:
 print(f"-log 4 = {-math.log(4):+.4f}")
 
 # %% [markdown]
-# ## 3 · A 1-D GAN, animated like Figure 1 of the paper
+# ## 3 · A 1-D GAN, animated like Figure 1 of Goodfellow et al.
 # Now we train the real thing. The data is N(4, 0.5²); G and D are MLPs with two hidden layers of 32 units;
-# G maps z ~ N(0, 1) to a number. Following Algorithm 1 of the paper, D takes k = 5 steps for every G step
-# (`toy.train_1d`). The pictures use the paper's Figure 1 code: **black dots** the data's density,
-# **green** G's density (a kernel density estimate of 4000 samples), **blue dashes** D(x).
+# G maps z ~ N(0, 1) to a number. Algorithm 1 of Goodfellow et al. takes k D steps per G step (they used
+# k = 1; with k = 1 this toy D lags behind G, so we use k = 5; `toy.train_1d`). The pictures use the colour
+# code of their Figure 1: **black dots** the data's density, **green** G's density (a kernel density
+# estimate of 4000 samples), **blue dashes** D(x).
 #
-# Watch D first separate the two (near 1 over the data, near 0 over G's samples), then G slide along D's
-# slope towards the data, and finally D flatten to 1/2 where the two densities agree. Far from both
-# densities D never sees a sample, so whatever it outputs there (the bumps left and right) means nothing.
+# Most of the action happens in the first 100 steps, so we keep a frame every 5 steps there and every 100
+# steps after. Watch D first separate the two (high over the data, low over G's samples), then G slide
+# along D's slope towards the data, and D flatten towards 1/2 where the two densities agree. The table
+# follows D's mean over the data and over G's samples (what the two terms of V score), every 10 steps up to
+# step 100, then at the end. Far from both densities D never sees a sample, so whatever it outputs there (the bumps
+# left and right) means nothing.
 
 # %%
-run_1d = toy.train_1d(steps=STEPS_1D, seed=SEED, snapshot_every=max(1, STEPS_1D // 20))
-print(f"trained {STEPS_1D} steps in {run_1d.seconds:.1f} s")
-picks = [run_1d.snapshots[i] for i in np.linspace(0, len(run_1d.snapshots) - 1, 4).round().astype(int)]
-fig, axes = plt.subplots(1, 4, figsize=(13, 2.8), sharey=True)
-for ax, snap in zip(axes, picks):
-    toy.plot_1d_snapshot(ax, snap)
+EARLY_FRAMES = range(0, min(100, STEPS_1D), 5)  # extra snapshots; they use no random numbers
+run_1d = toy.train_1d(steps=STEPS_1D, seed=SEED, snapshot_every=max(1, STEPS_1D // 20), snapshot_steps=EARLY_FRAMES)
+print(f"trained {STEPS_1D} steps in {run_1d.seconds:.1f} s; {len(run_1d.snapshots)} snapshots")
+shown = [s for s in run_1d.snapshots if (s["step"] <= 100 and s["step"] % 10 == 0) or s is run_1d.snapshots[-1]]
+for name, key, fmt in [("step", "step", "6d"), ("G's mean", "g_mean", "+6.2f"),
+                       ("mean D over the data", "d_on_data", "6.2f"), ("mean D over G's samples", "d_on_g", "6.2f")]:
+    print(f"{name:<24}" + "".join(f"{s[key]:{fmt}}" for s in shown))
+
+# %% [markdown]
+# Four frames: the start, the frame where D tells the two apart best (the largest gap between its two
+# means), step 100 and the end.
+
+# %%
+by_step = {s["step"]: s for s in run_1d.snapshots}
+sharpest = max(run_1d.snapshots, key=lambda s: s["d_on_data"] - s["d_on_g"])
+picks = sorted({0, sharpest["step"], min(100, STEPS_1D), STEPS_1D})
+fig, axes = plt.subplots(1, len(picks), figsize=(13, 2.8), sharey=True)
+for ax, step in zip(axes, picks):
+    toy.plot_1d_snapshot(ax, by_step[step])
     ax.set_ylim(0, 1.05)
 axes[0].legend(loc="upper left", fontsize=8)
 plt.tight_layout()
@@ -191,40 +208,21 @@ for v in (0.01, 0.5):
 
 # %% [markdown]
 # What this does to training: the first EARLY_STEPS steps of the same 1-D run (same seed, same data, same
-# noise, same D optimiser), once with each loss. G is trained with momentum SGD, as in the paper, so the size of its
-# gradient decides the size of its step. (The SGD learning rate, 0.003, was picked on seeds 100 and 101, not
+# noise, same D optimiser), once with each loss. G is trained with momentum SGD, as in Goodfellow et al., so the
+# size of its gradient decides the size of its step. (The SGD learning rate, 0.003, was picked on seeds 100 and 101, not
 # on the seed shown here.) We follow G's mean, its distance to the data's mean of 4, D(G(z)) and the norm of
 # G's gradient.
 
 # %%
-def early_runs(g_optimizer, lr_g=None):
+def early_runs(g_optimizer, lr_g=None):  # the first EARLY_STEPS steps of the 1-D run, once with each loss
     return {loss: toy.train_1d(steps=STEPS_1D, stop_at=EARLY_STEPS, seed=SEED, loss=loss, snapshot_every=5,
                                g_optimizer=g_optimizer, lr_g=lr_g) for loss in ("saturating", "non_saturating")}
 
 
-def report_early(runs):
-    closest = {}
-    for loss, r in runs.items():
-        means = np.array([s["g_mean"] for s in r.snapshots])
-        closest[loss] = np.abs(means - r.data_mean).min()
-        print(f"{loss:>15}: G's mean {means[0]:+.2f} -> {means[-1]:+.2f} after {EARLY_STEPS} steps, closest to the "
-              f"data's mean: {closest[loss]:.2f} away; lowest D(G(z)) {min(h['d_fake'] for h in r.history):.3f}, "
-              f"mean |grad G| {np.mean([h['g_grad_norm'] for h in r.history]):.3f}")
-    return closest
-
-
-def plot_early(ax, runs, title):
-    for loss, r in runs.items():
-        ax.plot([s["step"] for s in r.snapshots], [s["g_mean"] for s in r.snapshots], label=loss)
-    ax.axhline(4.0, color="k", ls=":", label="data mean")
-    ax.set(xlabel="G step", ylabel="mean of G(z)", title=title)
-    ax.legend(fontsize=7)
-
-
 early_sgd = early_runs("sgd", lr_g=0.003)
-closest_sgd = report_early(early_sgd)
+summary_sgd = toy.report_early(early_sgd)  # prints one line per loss
 if not FAST:
-    assert closest_sgd["saturating"] > closest_sgd["non_saturating"] + 2, (
+    assert summary_sgd["saturating"]["closest"] > summary_sgd["non_saturating"]["closest"] + 2, (
         "the saturating loss was not clearly slower early on here")
     print("check passed: with the saturating loss G stalls far from the data while D grows sure of itself")
 
@@ -241,10 +239,10 @@ if not FAST:
 
 # %%
 early_adam = early_runs("adam")
-closest_adam = report_early(early_adam)
+toy.report_early(early_adam)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
-plot_early(axes[0], early_sgd, "G trained with momentum SGD")
-plot_early(axes[1], early_adam, "G trained with Adam")
+toy.plot_g_mean(axes[0], early_sgd, "G trained with momentum SGD")
+toy.plot_g_mean(axes[1], early_adam, "G trained with Adam")
 plt.tight_layout()
 plt.show()
 
@@ -399,8 +397,9 @@ print(f"experiments in this notebook took {time.perf_counter() - T0:.0f} s")
 # - The 1-D GAN reaches that point in practice: D within 0.1 of 1/2 on the data (printed above), with G's
 #   mean and spread matching the data's.
 # - The saturating loss log(1 − D(G(z))) gives G almost no gradient when D rejects its samples; the
-#   non-saturating loss −log D(G(z)) is strongest there. With momentum SGD (the paper's optimiser) the
-#   saturating G stalls far from the data while the non-saturating one reaches it; Adam hides most of the gap.
+#   non-saturating loss −log D(G(z)) is strongest there. With momentum SGD (Goodfellow et al.'s
+#   optimiser; DCGAN uses Adam) the saturating G stalls far from the data while the non-saturating one
+#   reaches it; Adam hides most of the gap.
 # - Mode collapse is real and measurable: on the ring of 8 Gaussians a plain GAN puts nearly all its samples
 #   near one mode at a time and hops from mode to mode. Minibatch standard deviation and an R1 gradient
 #   penalty were measured on the same seeds (table above); whether a remedy covers every mode sharply
