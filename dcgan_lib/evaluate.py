@@ -255,6 +255,10 @@ class NNCheck:
     passed: bool
     min_p5_ratio: float = 0.5
     max_near_copy_share: float = 0.02
+    # which samples were the queries (n_generated,) indices into `generated`, and per space the training
+    # image nearest each of them (n_generated,) indices into `train`: to look at the pairs the check measured
+    generated_index: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
+    nearest_index: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def summary(self) -> dict[str, float]:
         out = {f"nn_{space}_{k}": v for space, stats in self.spaces.items() for k, v in stats.items()
@@ -271,19 +275,23 @@ def _flat_pixels(images: torch.Tensor, max_size: int = 32) -> torch.Tensor:
     return x.flatten(1).cpu()
 
 
-def _nn_distances(queries: torch.Tensor, reference: torch.Tensor, exclude: torch.Tensor | None = None,
-                  chunk: int = 256) -> torch.Tensor:
-    """Euclidean distance from each query row to its nearest reference row; `exclude[i]` is a reference
-    index that query i may not match (itself, for leave-one-out)."""
-    best = torch.empty(len(queries))
+def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, exclude: torch.Tensor | None = None,
+                       chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query row (N, D), the Euclidean distance to its nearest reference row (M, D) and that row's
+    index, both (N,); `exclude[i]` is a reference index query i may not match (itself, for leave-one-out)."""
+    if queries.dim() != 2 or reference.dim() != 2 or queries.shape[1] != reference.shape[1]:
+        raise ValueError(f"queries and reference must be (N, D) and (M, D) with the same D, got "
+                         f"{tuple(queries.shape)} and {tuple(reference.shape)}: flatten images with .flatten(1)")
+    best, where = torch.empty(len(queries)), torch.empty(len(queries), dtype=torch.long)
     ref_sq = reference.pow(2).sum(1)
     for i in range(0, len(queries), chunk):
         q = queries[i:i + chunk]
-        d2 = (q.pow(2).sum(1, keepdim=True) + ref_sq - 2 * q @ reference.T).clamp_min_(0)
+        d2 = (q.pow(2).sum(1, keepdim=True) + ref_sq - 2 * q @ reference.T).clamp_min_(0)  # (chunk, M)
         if exclude is not None:
             d2[torch.arange(len(q)), exclude[i:i + chunk]] = float("inf")
-        best[i:i + chunk] = d2.min(1).values.sqrt()
-    return best
+        d2_min, where[i:i + chunk] = d2.min(1)
+        best[i:i + chunk] = d2_min.sqrt()
+    return best, where
 
 
 def _space_stats(d_gen: torch.Tensor, d_base: torch.Tensor) -> dict[str, float]:
@@ -322,6 +330,8 @@ def nearest_neighbour_check(
     image is to another (about 1/n_queries by chance).
     **Passed** when, in every space, p5_ratio >= `min_p5_ratio` (0.5) and near_copy_share <=
     `max_near_copy_share` (2%): generated samples are not systematically nearer the training set than real ones.
+    The result also keeps which samples were the queries (`generated_index`) and, per space, the index of each
+    one's nearest training image (`nearest_index`), to show the pairs it measured.
     """
     g = torch.Generator().manual_seed(seed)
     n_train = len(train)
@@ -330,20 +340,24 @@ def nearest_neighbour_check(
     gen_idx = torch.randperm(len(generated), generator=g)[:n_queries]
     base_idx = torch.randperm(n_train, generator=g)[:n_queries]
     spaces: dict[str, dict[str, float]] = {}
+    nearest: dict[str, torch.Tensor] = {}
 
     train_px = _flat_pixels(train)
     gen_px = _flat_pixels(generated[gen_idx])
     scale = 1 / math.sqrt(train_px.shape[1])  # RMS per value
-    spaces["pixel"] = _space_stats(_nn_distances(gen_px, train_px) * scale,
-                                   _nn_distances(train_px[base_idx], train_px, exclude=base_idx) * scale)
+    d_gen, nearest["pixel"] = nearest_neighbours(gen_px, train_px)
+    d_base = nearest_neighbours(train_px[base_idx], train_px, exclude=base_idx)[0]
+    spaces["pixel"] = _space_stats(d_gen * scale, d_base * scale)
     del train_px
     if classifier is not None:
         clf = _classifier(classifier)
         tf = clf.embed(train)[0] if train_features is None else train_features.float()
         gf = clf.embed(generated[gen_idx])[0]
-        spaces["feature"] = _space_stats(_nn_distances(gf, tf), _nn_distances(tf[base_idx], tf, exclude=base_idx))
+        d_gen, nearest["feature"] = nearest_neighbours(gf, tf)
+        spaces["feature"] = _space_stats(d_gen, nearest_neighbours(tf[base_idx], tf, exclude=base_idx)[0])
     passed = all(s["p5_ratio"] >= min_p5_ratio and s["near_copy_share"] <= max_near_copy_share for s in spaces.values())
-    return NNCheck(spaces, len(gen_idx), len(base_idx), n_train, passed, min_p5_ratio, max_near_copy_share)
+    return NNCheck(spaces, len(gen_idx), len(base_idx), n_train, passed, min_p5_ratio, max_near_copy_share,
+                   gen_idx, nearest)
 
 
 # --------------------------------------------------------------------------------------------- real sets (cached)

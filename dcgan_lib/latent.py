@@ -254,6 +254,13 @@ class ArithmeticResult:
         """95% Wilson interval of the success rate."""
         return wilson_interval(int(self.success.sum()), self.trials)
 
+    def describe(self) -> str:
+        """One line: the success rate with its 95% interval, each expected attribute's own rate and the mean |y|,
+        e.g. "61.6% [57%, 66%] of 500  (smiling 89%, long_hair 68%; |y| = 10.0)"."""
+        lo, hi = self.interval
+        per = ", ".join(f"{a} {v:.0%}" for a, v in self.per_attribute.items())
+        return f"{self.rate:5.1%} [{lo:.0%}, {hi:.0%}] of {self.trials}  ({per}; |y| = {self.result_norm:.1f})"
+
 
 def arithmetic_trials(G: torch.nn.Module, pool: LatentPool, eq: Equation, labeller: Labeller, k: int = 3,
                       trials: int = 100, seed: int = 0, confidence: float = CONFIDENCE,

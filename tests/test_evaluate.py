@@ -333,3 +333,26 @@ def test_total_variation_reads_only_the_named_category():
     assert ev.total_variation(a, b, "hair") == pytest.approx(0.3)
     assert ev.total_variation(a, a, "hair") == 0.0
     assert ev.total_variation(a, {}, "skin") == pytest.approx(0.5)  # a missing key counts as rate 0
+
+
+def test_nearest_neighbours_match_brute_force_and_skip_the_excluded_row():
+    g = torch.Generator().manual_seed(0)
+    ref, q = torch.randn(300, 12, generator=g), torch.randn(70, 12, generator=g)
+    d, idx = ev.nearest_neighbours(q, ref, chunk=16)  # several chunks
+    full = torch.cdist(q, ref)
+    assert torch.equal(idx, full.argmin(1)) and torch.allclose(d, full.min(1).values, atol=1e-4)
+    own = torch.arange(20)
+    d_loo, idx_loo = ev.nearest_neighbours(ref[:20], ref, exclude=own)
+    assert (idx_loo != own).all() and (d_loo > 0).all()  # without the exclusion each row finds itself
+    assert torch.equal(ev.nearest_neighbours(ref[:20], ref)[1], own)
+    with pytest.raises(ValueError, match="flatten"):
+        ev.nearest_neighbours(q.reshape(70, 3, 4), ref)
+
+
+def test_the_memorisation_check_keeps_the_pairs_it_measured(train_faces):
+    # samples that are exact copies of known training faces: the check must point each one at its original
+    copied = torch.randperm(len(train_faces), generator=torch.Generator().manual_seed(1))[:100]
+    check = ev.nearest_neighbour_check(train_faces[copied], train_faces, n_queries=40, seed=2)
+    assert check.generated_index.shape == check.nearest_index["pixel"].shape == (40,)
+    assert len(set(check.generated_index.tolist())) == 40 and check.generated_index.max() < 100
+    assert torch.equal(check.nearest_index["pixel"], copied[check.generated_index])

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from dcgan_lib.latent import (
-    arithmetic_trials, attribute_direction, class_index, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
+    ArithmeticResult, arithmetic_trials, attribute_direction, class_index, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
     fit_attribute_labeller, fit_celeba_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
     random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
 )
@@ -123,6 +123,14 @@ def test_arithmetic_success_is_counted_on_the_generated_result():
     assert abs(res.rate - by_hand) < 1e-6 and abs(res.per_attribute["smiling"] - (results[:, 0] > 0).float().mean().item()) < 1e-6
     lo, hi = res.interval
     assert lo < res.rate < hi
+
+
+def test_arithmetic_result_describes_itself_in_one_line():
+    eq = paper_equations()[0]
+    res = ArithmeticResult(eq, 3, 8, torch.tensor([True] * 6 + [False] * 2), {"smiling": 0.875, "long_hair": 0.75}, 10.04)
+    lo, hi = wilson_interval(6, 8)
+    assert res.describe() == f"75.0% [{lo:.0%}, {hi:.0%}] of 8  (smiling 88%, long_hair 75%; |y| = 10.0)"
+    assert "\n" not in res.describe()
 
 
 def test_averaging_makes_arithmetic_reliable_in_a_linear_world():
