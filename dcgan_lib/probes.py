@@ -7,14 +7,16 @@
 * Forgetting to draw (section 6.3.1): a logistic regression on G's feature maps, inside versus outside the
   boxes of an object, picks the maps that draw it (`map_weights`); zeroing them (`drop_maps`), or fixing them
   to their average on samples without the object (`fill_maps` with `average_maps`), is an edit for
-  `G(z, edits={layer: ...})`. The boxes on generated samples come from a box regressor trained on the procedural
-  faces' own boxes (`fit_box_regressor`, `predict_boxes`), so nobody draws them by hand.
+  `G(z, edits={layer: ...})`; `drop_edits` builds either. The boxes on generated samples come from a box
+  regressor trained on the procedural faces' own boxes (`fit_box_regressor`, `predict_boxes`), so nobody draws
+  them by hand; `find_objects` picks the samples that show the object and boxes them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,7 @@ from torch import nn
 
 from .data import to_model_range
 from .errors import DCGANError
-from .models import Discriminator, Edit, Generator, batchnorm_mode
+from .models import Discriminator, Edit, Generator, batchnorm_mode, generate
 
 
 def _check_images(images: torch.Tensor, model: nn.Module) -> None:
@@ -257,3 +259,45 @@ def hidden_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
         raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
     with torch.no_grad(), batchnorm_mode(G, batch_stats=False):
         return G.features(z.reshape(len(z), -1, 1, 1).to(next(G.parameters()).device), [layer])[layer].float().cpu()
+
+
+def drop_edits(G: Generator, layer: str, channels: Sequence[int] | torch.Tensor, fill: str = "zero",
+               z_ref: torch.Tensor | None = None) -> dict[str, Edit]:
+    """`{layer: edit}` for `G(z, edits=...)` or `generate` that drops `channels` of G's `layer`: zeroed
+    (fill="zero", the paper's way) or fixed to their average over reference codes z_ref (fill="average")."""
+    if layer not in G.layer_ends or layer == "image":
+        raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
+    if fill == "zero":
+        return {layer: drop_maps(channels)}
+    if fill != "average":
+        raise DCGANError(f"fill must be 'zero' or 'average', got {fill!r}")
+    if z_ref is None:
+        raise DCGANError("fill='average' needs reference codes z_ref, e.g. `find_objects(...).z_without`")
+    return {layer: fill_maps(channels, average_maps(G, z_ref, layer))}
+
+
+@dataclass
+class ObjectSamples:
+    """What `find_objects` found among G's samples for some codes."""
+
+    shown: torch.Tensor  # bool (N,): which codes' samples show the object
+    z: torch.Tensor  # (n, ...): those codes, shaped as they were given
+    images: torch.Tensor  # (n, C, S, S) in [-1, 1]: their samples
+    boxes: torch.Tensor  # (n, 4): the object's box in each sample, pixels (x0, y0, x1, y1)
+    z_without: torch.Tensor  # (N - n, ...): the other codes, the reference for `drop_edits(fill="average")`
+
+
+@torch.no_grad()
+def find_objects(G: Generator, z: torch.Tensor, classifier: Any, regressor: Any,
+                 attribute: str = "eyeglasses") -> ObjectSamples:
+    """Draw G's samples for codes z (N, nz) or (N, nz, 1, 1) with BatchNorm's running averages; those the
+    classifier reads as showing `attribute` (probability > 0.5) get a box from a `fit_box_regressor` model."""
+    x = generate(G, z).cpu()  # (N, C, S, S), one batch: each sample depends on its own z only
+    pred = classifier.predict(x)
+    if attribute not in pred or pred[attribute].dim() != 1:
+        raise DCGANError(f"the classifier has no binary attribute {attribute!r}; it predicts {sorted(pred)}")
+    shown = (pred[attribute] > 0.5).cpu()
+    if not shown.any():
+        raise DCGANError(f"none of the {len(z)} samples shows {attribute!r}: sample more codes")
+    on = shown.to(z.device)
+    return ObjectSamples(shown, z[on], x[shown], predict_boxes(regressor, x[shown]), z[~on])

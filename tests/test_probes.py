@@ -10,7 +10,7 @@ from torch import nn
 from dcgan_lib import probes
 from dcgan_lib.errors import DCGANError
 from dcgan_lib.faces import make_faces
-from dcgan_lib.models import Discriminator, Generator, _Named
+from dcgan_lib.models import Discriminator, Generator, _Named, generate
 from dcgan_lib.train import TrainConfig, build_models
 
 
@@ -213,6 +213,60 @@ def test_fill_maps_puts_the_average_map_in_place_of_the_chosen_channels():
         probes.average_maps(G, z, "image")
     with pytest.raises(DCGANError, match="at least one code"):
         probes.average_maps(G, z[:0], "block1")
+
+
+def test_drop_edits_zero_or_fill_with_the_reference_average():
+    G = seeded(Generator, 16, 3, nz=8, width=8).eval()
+    z = torch.randn(6, 8, 1, 1, generator=torch.Generator().manual_seed(5))
+    h = probes.hidden_maps(G, z[4:], "block1")
+    zero = probes.drop_edits(G, "block1", [1, 2])
+    assert list(zero) == ["block1"]
+    torch.testing.assert_close(zero["block1"](h), probes.drop_maps([1, 2])(h))
+    avg = probes.drop_edits(G, "block1", [1, 2], "average", z[:4])
+    torch.testing.assert_close(avg["block1"](h), probes.fill_maps([1, 2], probes.average_maps(G, z[:4], "block1"))(h))
+    with torch.no_grad():
+        assert not torch.allclose(generate(G, z, edits=avg), generate(G, z))
+    with pytest.raises(DCGANError, match="fill must be"):
+        probes.drop_edits(G, "block1", [1], "mean", z)
+    with pytest.raises(DCGANError, match="needs reference codes"):
+        probes.drop_edits(G, "block1", [1], "average")
+    with pytest.raises(DCGANError, match="hidden layer"):
+        probes.drop_edits(G, "image", [1])
+
+
+class BrightReader:
+    """A stand-in classifier: a sample 'shows' the object when it is brighter than the median sample."""
+
+    def predict(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        m = x.flatten(1).mean(1)
+        return {"eyeglasses": (m > m.median()).float(), "never": torch.zeros(len(x)), "hair": torch.zeros(len(x), 5)}
+
+
+class MeanBox:
+    """A stand-in box regressor whose 'box' is the image's mean pixel, so each box can be traced to its image."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.repeat(X.mean(1, keepdims=True), 4, 1)
+
+
+def test_find_objects_keeps_the_samples_the_classifier_reads_and_boxes_them():
+    G = seeded(Generator, 16, 3, nz=8, width=8).eval()
+    z = torch.randn(12, 8, 1, 1, generator=torch.Generator().manual_seed(4))
+    found = probes.find_objects(G, z, BrightReader(), MeanBox())
+    with torch.no_grad():
+        x = generate(G, z)
+    m = x.flatten(1).mean(1)
+    shown = m > m.median()
+    assert found.shown.tolist() == shown.tolist() and 0 < int(shown.sum()) < 12
+    torch.testing.assert_close(found.z, z[shown])
+    torch.testing.assert_close(found.z_without, z[~shown])
+    torch.testing.assert_close(found.images, x[shown])
+    assert found.boxes.shape == (int(shown.sum()), 4)
+    torch.testing.assert_close(found.boxes[:, 0], m[shown])
+    with pytest.raises(DCGANError, match="none of the 12 samples"):
+        probes.find_objects(G, z, BrightReader(), MeanBox(), attribute="never")
+    with pytest.raises(DCGANError, match="no binary attribute"):
+        probes.find_objects(G, z, BrightReader(), MeanBox(), attribute="hair")
 
 
 def test_box_regressor_finds_glasses_on_new_faces():
