@@ -19,7 +19,7 @@ from .torch_files import atomic_save, safe_load
 FORMAT = "dcgan_lib.checkpoint/1"
 ARCH_KEYS = ("image_size", "channels", "nz", "width", "variant")
 ARCH_DEFAULTS = {"variant": "dcgan"}  # checkpoints written before a key existed
-REQUIRED_KEYS = ("arch", "config", "G", "D")  # what sampling, evaluating and resuming all read
+REQUIRED_KEYS = ("arch", "config", "G")  # what sampling, evaluating and resuming all read (D: see build_discriminator)
 
 
 def shipped_dir() -> Path:
@@ -88,7 +88,7 @@ def build_generator(ckpt: dict[str, Any], device: str | torch.device = "cpu") ->
         G = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[0]
     else:
         G = Generator(a["image_size"], a["channels"], a["nz"], a["width"])
-    _load_weights(G, ckpt["G"], ckpt, "G")
+    load_weights(G, ckpt, "G")
     return G.to(device).eval()
 
 
@@ -101,14 +101,17 @@ def build_discriminator(ckpt: dict[str, Any], device: str | torch.device = "cpu"
         D = build_variant(a["variant"], a["image_size"], a["channels"], a["nz"], a["width"])[1]
     else:
         D = Discriminator(a["image_size"], a["channels"], a["width"])
-    _load_weights(D, ckpt["D"], ckpt, "D")
+    load_weights(D, ckpt, "D")
     return D.to(device).eval()
 
 
-def _load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], ckpt: dict[str, Any], which: str) -> None:
-    """load_state_dict, with a one-line CheckpointError when the weights do not fit the recorded architecture."""
+def load_weights(model: torch.nn.Module, ckpt: dict[str, Any], which: str) -> None:
+    """Load `ckpt[which]` ('G' or 'D') into `model`; a missing entry or weights that do not fit the recorded
+    architecture get a one-line CheckpointError."""
+    if which not in ckpt:
+        raise CheckpointError(f"the checkpoint holds no {which} weights: use one written by `dcgan train` or `dcgan export`")
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(ckpt[which])
     except RuntimeError as e:  # size mismatch or missing/unexpected keys: a hand-edited or foreign file
         first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))[:160]
         arch = ", ".join(f"{k} {_arch(ckpt, k)}" for k in ARCH_KEYS)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checkpoint import arch_of, atomic_save, check_arch, load
+from .checkpoint import arch_of, atomic_save, check_arch, load, load_weights
 from .data import ImageData, load_data
 from .errors import CheckpointError, DCGANError, TrainingDiverged
 from .latent import sample_z
@@ -192,7 +192,7 @@ def train(
     fixed_z = sample_z(64, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     state = TrainState(cfg, G, D, fixed_z=fixed_z, out=out)
     if ckpt is not None:
-        G.load_state_dict(ckpt["G"]), D.load_state_dict(ckpt["D"])
+        load_weights(G, ckpt, "G"), load_weights(D, ckpt, "D")
         if "opt_G" in ckpt:  # exported checkpoints carry no optimiser state: Adam then starts afresh
             opt_G.load_state_dict(ckpt["opt_G"]), opt_D.load_state_dict(ckpt["opt_D"])
         noise.set_state(ckpt["rng"]["noise"])
@@ -202,7 +202,7 @@ def train(
         init = load(cfg.init_from)
         check_arch(init, {"image_size": cfg.image_size, "nz": cfg.nz, "width": cfg.width, "variant": cfg.variant,
                           "channels": data.channels}, Path(cfg.init_from))
-        G.load_state_dict(init["G"]), D.load_state_dict(init["D"])
+        load_weights(G, init, "G"), load_weights(D, init, "D")
 
     autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, "bad")
     if autocast_dtype == "bad":
