@@ -235,6 +235,15 @@ def within_colour_gap(gen: dict[str, float], data: dict[str, float], attribute: 
     return best, name
 
 
+def gap_closed(fd: float, floor: float, ceiling: float) -> float:
+    """Where an FD sits between its floor (real vs real) and ceiling (an untrained G): 1 - (fd - floor) / (ceiling - floor).
+    0 = no better than untrained, 1 = as close as real data; NaN when the span is not positive."""
+    span = ceiling - floor
+    if not math.isfinite(span) or span <= 0:
+        return float("nan")
+    return 1.0 - (fd - floor) / span
+
+
 def total_variation(a: dict[str, float], b: dict[str, float], prefix: str) -> float:
     """Total variation between two categorical rate dicts: half the summed |a − b| over keys `prefix:…`."""
     keys = [k for k in a if k.startswith(prefix + ":")]
@@ -512,10 +521,7 @@ class EvalResult:
     @property
     def gap_closed(self) -> float:
         """1 - (FD_G - floor) / (ceiling - floor): 0 = no better than untrained, 1 = as close as real data."""
-        span = self.fd_ceiling - self.fd_floor
-        if not math.isfinite(span) or span <= 0:
-            return float("nan")
-        return 1.0 - (self.fd - self.fd_floor) / span
+        return gap_closed(self.fd, self.fd_floor, self.fd_ceiling)
 
     def attribute_rows(self) -> list[tuple[str, float, float, float]]:
         """(name, generated, data, |difference|) for the attribute numbers worth comparing."""

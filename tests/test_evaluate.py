@@ -356,3 +356,10 @@ def test_the_memorisation_check_keeps_the_pairs_it_measured(train_faces):
     assert check.generated_index.shape == check.nearest_index["pixel"].shape == (40,)
     assert len(set(check.generated_index.tolist())) == 40 and check.generated_index.max() < 100
     assert torch.equal(check.nearest_index["pixel"], copied[check.generated_index])
+
+
+def test_gap_closed_reads_an_fd_between_floor_and_ceiling():
+    assert ev.gap_closed(1.0, 1.0, 11.0) == 1.0
+    assert ev.gap_closed(11.0, 1.0, 11.0) == 0.0
+    assert ev.gap_closed(3.0, 1.0, 11.0) == pytest.approx(0.8)
+    assert math.isnan(ev.gap_closed(3.0, 5.0, 5.0))
