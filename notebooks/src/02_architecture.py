@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from dcgan_lib import architecture as arch
-from dcgan_lib.data import load_data, to_display
+from dcgan_lib.data import load_data, to_display, to_model_range
+from dcgan_lib.latent import sample_z
 from dcgan_lib.models import Discriminator, Generator, count_parameters, generate
 from dcgan_lib.viz import grid
 
@@ -58,7 +59,7 @@ torch.manual_seed(SEED)
 # | 1. no pooling | D downsamples with **strided convolutions**, G upsamples with **fractional-strided (transposed) convolutions** | the "all convolutional net" (Springenberg et al., 2014): the network learns its own spatial down- and upsampling instead of using a fixed rule such as max-pooling |
 # | 2. no fully connected hidden layers | z is projected and reshaped straight into G's first 4×4 feature map; D's last feature map goes straight to one output | global average pooling made training more stable but slower to converge; connecting the highest convolutional features directly to G's input and D's output "worked well" |
 # | 3. BatchNorm in both nets, except G's output layer and D's input layer | each unit's input is normalised to zero mean and unit variance over the batch | it helps with poor initialisation and gradient flow, and was "critical to get deep generators to begin learning", preventing G from collapsing all samples to one point; on *every* layer it caused "sample oscillation and model instability" |
-# | 4. ReLU in G, tanh at its output | | the bounded tanh lets the model "learn more quickly to saturate and cover the color space" of the data |
+# | 4. ReLU in G, tanh at its output | ReLU after every hidden layer of G; tanh maps the output into [−1, 1], the range of the scaled images | the bounded tanh lets the model "learn more quickly to saturate and cover the color space" of the data |
 # | 5. LeakyReLU (slope 0.2) in D | a small gradient for negative inputs | it "works well, especially for higher resolution modeling" (the original GAN's D used maxout) |
 #
 # The course's `Generator` and `Discriminator` (`dcgan_lib/models.py`) follow all five. The rest of this
@@ -122,7 +123,8 @@ print("D: 64 ->", " -> ".join(map(str, ladder_d)), "   (the formula matches nn.C
 # %% [markdown]
 # ## The 64×64 networks, layer by layer
 # `arch.layer_table` runs the model once with a forward hook on every module and records what each produced.
-# At `width = 64` (the paper's and the PyTorch tutorial's size) the totals must be the tutorial's:
+# At `width = 64` (the PyTorch tutorial's size; the paper's Figure 1 generator, 1024 → 512 → 256 → 128
+# channels, is width 128) the totals must be the tutorial's:
 # 3,576,704 parameters in G and 2,765,568 in D.
 
 # %%
@@ -141,8 +143,9 @@ print(f"\nG's largest module is {big['layer']}'s {big['type']} ({big['shape']}):
 # %% [markdown]
 # The two networks mirror each other: G's channels go 512 → 256 → 128 → 64 → 3 while its maps grow
 # 4 → 64; D's go 64 → 128 → 256 → 512 → 1 while its maps shrink. BatchNorm layers hold only 2 numbers per
-# channel; almost all parameters sit in the convolutions, and the most in the layers between the two widest
-# maps. There is no `Linear` and no pooling anywhere.
+# channel; almost all parameters sit in the convolutions, and the most in the one between the layers with
+# the most channels (512 → 256 in G, 256 → 512 in D: 2,097,152 parameters each, 59% of G's). There is no
+# `Linear` and no pooling anywhere.
 
 # %% [markdown]
 # ## Checkerboard artifacts
@@ -213,7 +216,7 @@ for name, what in arch.VARIANTS.items():
 # of each layer's output in an untrained G of each kind, for the same 256 codes.
 
 # %%
-z = torch.randn(256, 100, 1, 1, generator=torch.Generator().manual_seed(SEED))
+z = sample_z(256, 100, generator=torch.Generator().manual_seed(SEED))
 for name in ("dcgan", "no-batchnorm"):
     torch.manual_seed(SEED)
     Gv, _ = arch.build_variant(name, 32, 3, 100, WIDTH)
@@ -232,7 +235,7 @@ for name in ("dcgan", "no-batchnorm"):
 
 # %%
 data = load_data("faces", 32, N_IMAGES, seed=SEED)
-fixed_z = torch.randn(16, 100, generator=torch.Generator().manual_seed(SEED + 2))
+fixed_z = sample_z(16, 100, generator=torch.Generator().manual_seed(SEED + 2))
 rows, samples = [], {}
 for name in arch.VARIANTS:
     for s in range(SEED, SEED + (BASELINE_SEEDS if name == "dcgan" else 1)):
@@ -258,7 +261,7 @@ print(arch.format_ablation_table(rows, real_rates))
 # over pixels): near 0 means G draws the same picture whatever z is.
 
 # %%
-real16 = data.images[:16].float() / 127.5 - 1
+real16 = to_model_range(data.images[:16])
 print(f"{'real faces':<14} spread across images {real16.std(0).mean():.3f}")
 for name, imgs in samples.items():
     print(f"{name:<14} spread across z      {imgs.std(0).mean():.3f}")
@@ -282,6 +285,9 @@ for r in rows:
     if r["variant"] != "dcgan":
         lower = r["gap_closed"] < min(base) - spread
         print(f"  {r['variant']:<14} {r['gap_closed']:5.2f}: {'lower than the baseline' if lower else 'not distinguishable from the baseline at this budget'}")
+train_s = {r["variant"]: r["train_s"] for r in rows if r["seed"] == SEED}
+print(f"training time, max-pooling D against the baseline (seed {SEED}): {train_s['maxpool-d']:.0f} s / "
+      f"{train_s['dcgan']:.0f} s = {train_s['maxpool-d'] / train_s['dcgan']:.1f}x")
 print(f"(this notebook has run for {time.perf_counter() - t_notebook:.0f} s)")
 if not FAST:
     assert min(base) > 0.4, "the baseline should close a good part of the gap in 300 steps; if not, the budget is too small to compare anything"
@@ -290,7 +296,7 @@ if not FAST:
 # **What this can and cannot tell you.** Look first at the baseline's own seeds: two runs of the *same*
 # architecture differ by the spread printed above (0.2 in gap closed is common after 300 steps), so a single
 # run per variant can mislead. `benchmarks/ablations.py` repeats the table with three other seeds (about
-# 20 minutes on one core); over those, no BatchNorm and the fully connected hidden layers closed less of the
+# 17–20 minutes on one core); over those, no BatchNorm and the fully connected hidden layers closed less of the
 # gap than every baseline run, max-pooling in D did so in two of three and ReLU in D in one of three, while
 # BatchNorm everywhere never did (it was higher than every baseline run in two of three). Read the variants
 # with that in mind:
@@ -303,9 +309,10 @@ if not FAST:
 #   untrained G's).
 # - **Fully connected hidden layers** add parameters (see the table: 4× in D at this width) and learn more
 #   slowly; look at their D(x) and D(G(z)): this D stays unsure where the others are confident.
-# - **Max-pooling in D** costs more compute: each of D's convolutions runs at four times as many positions
-#   before the pooling throws three quarters of them away (compare the `train s` column), and it tended to
-#   learn more slowly in this budget.
+# - **Max-pooling in D** costs more compute: each of D's downsampling convolutions runs at four times as many
+#   positions before the pooling throws three quarters of them away. With G unchanged, the whole training
+#   step took about three times as long (the `train s` column; the ratio is printed above), and it tended
+#   to learn more slowly in this budget.
 # - **BatchNorm on G's output and D's input** and **ReLU in D** show no clear cost at 300 steps and 32×32
 #   (BatchNorm everywhere came out low in this seed-0 run, with odd colours, but was never lower than the
 #   baseline in the three benchmark seeds). The
@@ -322,11 +329,12 @@ if not FAST:
 # - A fractional-strided convolution is zero insertion plus an ordinary convolution (checked numerically);
 #   `out = (in − 1)·stride − 2·padding + kernel` takes G from 1×1 to 64×64 by doubling.
 # - The 64×64 G has 3,576,704 parameters and D 2,765,568 (checked from the layer table); most sit in the
-#   convolutions between the widest maps.
+#   convolution between the layers with the most channels (512 → 256: 59% of G).
 # - Kernel 3 with stride 2 overlaps unevenly (a checkerboard even with constant weights); kernel 4 is even,
 #   though learned weights can still make a periodic pattern; resize-then-convolve cannot.
 # - Breaking one guideline at a time, with 300 steps per variant: removing BatchNorm and adding fully
-#   connected hidden layers hurt clearly; max-pooling costs 4× the compute and tends to learn slower;
+#   connected hidden layers hurt clearly; max-pooling runs D's downsampling convolutions at 4× as many
+#   positions (about 3× the training time, printed above) and tends to learn slower;
 #   BatchNorm everywhere and ReLU in D show nothing at this budget. Two seeds of the *same* baseline differ
 #   by a lot: always compare against the seed-to-seed spread, not a single run.
 # - Next: **03 · Training**, the loop itself, and how to tell a healthy run from a failing one.
