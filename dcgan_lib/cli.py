@@ -11,6 +11,7 @@ import re
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import Any, Callable
 
 from .errors import DCGANError
 from .train import TrainConfig
@@ -28,53 +29,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], need: str) -> Callable[[str], Any]:
+    """An argparse type: `convert` the text, then refuse values that are not `ok` with "must be <need>"."""
+    def parse(text: str) -> Any:
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {need}, got {text}")
+        return value
+
+    parse.__name__ = convert.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED - 1}, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
-
-
-def _weight(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def _at_least_2(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (a Frechet distance needs a covariance), got {text}")
-    return value
-
-
-def _beta(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+_positive = _checked(int, lambda v: v > 0, "a positive integer")
+_non_negative = _checked(int, lambda v: v >= 0, "0 or more")
+_at_least_2 = _checked(int, lambda v: v >= 2, "at least 2 (a Frechet distance needs a covariance)")
+_seed = _checked(int, lambda v: 0 <= v < MAX_SEED, f"between 0 and {MAX_SEED - 1}")
+_rate = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
+_weight = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
+_beta = _checked(float, lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
