@@ -232,7 +232,7 @@ first = next(r for r in evals if r["fd_gap_closed"] >= 0.9)
 print(f"gap closed first >= 0.9 at epoch {first['epoch']:.0f}, after {first['time_s'] / 60:.1f} min; "
       f"epoch {last['epoch']:.0f} after {last['time_s'] / 60:.1f} min (gap closed {last['fd_gap_closed']:.3f})")
 print("long hair |generated - data| in the history (2,000 images each), by epoch:",
-      {int(r["epoch"]): round(r["long_hair_diff"], 3) for r in evals if r["epoch"] >= first["epoch"]})
+      ", ".join(f"{r['epoch']:.0f}: {r['long_hair_diff']:.3f}" for r in evals if r["epoch"] >= first["epoch"]))
 print(f"epoch {last['epoch']:.0f} in the history: long hair generated {last['long_hair_gen']:.3f}, data {last['long_hair_data']:.3f}")
 
 # %% [markdown]

@@ -53,7 +53,7 @@ from torchvision.ops import box_iou
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
 from dcgan_lib.data import to_display, to_model_range
-from dcgan_lib.evaluate import frechet_distance, rates_from_predictions, total_variation
+from dcgan_lib.evaluate import frechet_distance, gap_closed, rates_from_predictions, total_variation
 from dcgan_lib.faces import CATEGORIES, make_faces
 from dcgan_lib.latent import sample_z
 from dcgan_lib.models import generate
@@ -237,7 +237,7 @@ def measure(z: torch.Tensor, edits: dict | None = None) -> dict[str, float]:
 
 # %% [markdown]
 # Our targets, fixed before any experiment, and a report of before against after. The gap closed is the FD
-# read against its floor and ceiling, as in `evaluate.EvaluationResult.gap_closed`: 1 = as close to real faces
+# read against its floor and ceiling (`evaluate.gap_closed`, as `dcgan evaluate` reports it): 1 = as close to real faces
 # as other real faces, 0 = no closer than the untrained G.
 
 # %%
@@ -252,7 +252,7 @@ def report(before: dict, after: dict) -> None:
     print(f"{'':<12}{'before':>9}{'after':>9}")
     for k in ("eyeglasses", "smiling", "long_hair", "confidence", "FD", "FD plain"):
         print(f"{k:<12}{before[k]:>9.3f}{after[k]:>9.3f}")
-    gap = {k: 1 - (r["FD"] - fd_floor) / (fd_ceiling - fd_floor) for k, r in (("before", before), ("after", after))}
+    gap = {k: gap_closed(r["FD"], fd_floor, fd_ceiling) for k, r in (("before", before), ("after", after))}
     print(f"FD floor {fd_floor:.3f}, ceiling (untrained G) {fd_ceiling:.1f}; gap closed {gap['before']:.3f} -> {gap['after']:.3f}")
     print(f"glasses rate changed by {after['eyeglasses'] / before['eyeglasses'] - 1:+.0%} (relative)")
     for target, ok in verdict(before, after).items():
