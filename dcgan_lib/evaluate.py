@@ -451,9 +451,12 @@ def _train_set(dataset: str, size: int, channels: int, n_train: int, seed: int, 
     return images, load_classifier(clf_key).embed(images)[0]
 
 
-def _generate(G: nn.Module, n: int, z_seed: int, batch_size: int = 250) -> torch.Tensor:
-    """n samples of G in [-1, 1] on the CPU (BatchNorm running statistics: `models.generate`)."""
+def _generate(G: nn.Module, n: int, z_seed: int, batch_size: int = 250, prefix: int = 0) -> torch.Tensor:
+    """n samples of G in [-1, 1] on the CPU (BatchNorm running statistics: `models.generate`). With `prefix`,
+    the first `prefix` samples are exactly `_generate(G, prefix, z_seed)`'s."""
     z = sample_z(n, G.nz, generator=torch.Generator().manual_seed(z_seed))
+    if 0 < prefix < n:  # torch's CPU randn fills in blocks of 16: a longer draw's prefix can differ in its last row
+        z[:prefix] = sample_z(prefix, G.nz, generator=torch.Generator().manual_seed(z_seed))
     return generate_many(G, z, batch_size) if n else z.new_zeros(0)
 
 
@@ -671,7 +674,7 @@ def evaluate_generator(
         notes.append(f"digits has only {DIGITS_TOTAL} images: the Fréchet distances use {n_fd} images per set "
                      f"(two disjoint halves of the data), the rates and KID all {n} samples")
     n_rates = max(n, n_rates or 0) if dataset == "faces" else n
-    gen = _generate(G, n_rates, _Z_SEED + seed)  # the first n rows of z are those of _generate(G, n, ...)
+    gen = _generate(G, n_rates, _Z_SEED + seed, prefix=n)  # the first n samples are those of _generate(G, n, ...)
     fg, pg = clf.embed(gen)
     pa = pa if n_rates == n else _real_predictions(size, channels, n_rates, seed, clf_key)
     gen, fg = gen[:n], fg[:n]
