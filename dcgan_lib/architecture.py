@@ -98,13 +98,13 @@ def layer_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
         return record
 
     handles = [m.register_forward_hook(hook(name)) for name, m in leaves]
+    was_training = model.training
     try:
         with torch.no_grad():
-            was_training = model.training
             model.eval()
             model(x)
-            model.train(was_training)
-    finally:
+    finally:  # a failed forward (wrong x) leaves the model as it found it
+        model.train(was_training)
         for h in handles:
             h.remove()
     for name, m in leaves:  # modules that did not run (none in the course's models) still own parameters

@@ -354,13 +354,15 @@ def save_classifier(model: AttributeClassifier, path: str | Path, card: dict[str
     atomic_save({"format": FORMAT, "arch": model.arch, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                  "card": json.dumps(card)}, path)
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    _load_cached.cache_clear()  # a later load_classifier(path) must read the new file
     return path
 
 
 def load_classifier(kind_or_path: str | Path = "faces", device: str | torch.device = "cpu") -> AttributeClassifier:
     """A classifier in eval mode: 'faces' or 'digits' load the shipped `data/classifiers/<kind>.pt`; anything
-    else is read as a path. Loaded with `weights_only=True`. Missing or foreign files raise a one-line error."""
-    return _load_cached(str(kind_or_path), str(device))
+    else is read as a path. Loaded with `weights_only=True`. Missing or foreign files raise a one-line error.
+    The model is cached and shared by every caller (it never trains); loading leaves the global RNG alone."""
+    return _load_cached(str(kind_or_path), str(device)).eval()
 
 
 @functools.lru_cache(maxsize=8)
@@ -377,7 +379,8 @@ def _load_cached(kind_or_path: str, device: str) -> AttributeClassifier:
     ckpt = safe_load(path, "retrain it with `dcgan train-classifier`")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dcgan_lib classifier: retrain it with `dcgan train-classifier`")
-    model = AttributeClassifier(**ckpt["arch"])
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: keep the caller's RNG untouched
+        model = AttributeClassifier(**ckpt["arch"])
     model.load_state_dict(ckpt["state_dict"])
     model.card = json.loads(ckpt.get("card", "{}"))
     return model.to(device).eval().requires_grad_(False)

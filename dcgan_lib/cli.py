@@ -69,6 +69,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="weight of feature matching (batch means of D's last hidden layer, real vs fake) in G's loss (default: %(default)s, off)")
     p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning)")
     p.add_argument("--beta1", type=_beta, default=d.beta1, help="Adam beta1 (default: %(default)s)")
+    p.add_argument("--beta2", type=_beta, default=d.beta2, help="Adam beta2 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
     p.add_argument("--precision", default=d.precision, choices=["fp32", "bf16", "fp16"], help="autocast on CUDA (default: %(default)s)")
     p.add_argument("--out", default=d.out, help="run folder for checkpoint.pt, samples/, history.json (default: %(default)s)")
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     args = build_parser().parse_args(argv)
+    shown = warnings.showwarning
     warnings.showwarning = _one_line_warning  # e.g. "--precision bf16 applies on CUDA only", without a source line
     try:
         args.func(args)
@@ -309,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         kept = "; the last checkpoint is kept (resume with --resume)" if args.command == "train" else ""
         print(f"dcgan {args.command}: interrupted{kept}", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown  # main() may run inside a notebook or a test session
     return 0
 
 

@@ -81,6 +81,7 @@ class ImageData:
         loader = DataLoader(
             self.dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,  # type: ignore[arg-type]
             pin_memory=torch.device(device).type == "cuda", drop_last=True, persistent_workers=False,
+            generator=torch.Generator().manual_seed(seed * 100_003 + epoch),  # worker seeds from (seed, epoch), not the global RNG
         )
         for images, _ in loader:
             yield to_model_range(images.to(device, non_blocking=True))
@@ -102,6 +103,8 @@ def load_data(
     from . import datasets
 
     datasets.check_image_size(image_size)
+    if name == "faces" and channels not in (None, 3):
+        raise DatasetError(f"--channels {channels} applies to real datasets: the procedural faces are RGB")
     if name == "faces":
         from .faces import make_faces
 

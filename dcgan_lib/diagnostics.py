@@ -98,19 +98,29 @@ def diagnose(history: list[dict[str, float]], spread_ratio: float | None = None,
     return found
 
 
+RUN_FILES = {"checkpoint.pt", "history.json", "samples", "training.gif", "train.log"}  # what runs write into their folder
+
+
 def start_from(checkpoint: str | Path, cfg: TrainConfig) -> Path:
     """Make `cfg.out` a fresh run (step 0, empty history) that starts from a checkpoint's weights, so that
     `train(cfg, resume=True)` fine-tunes them under new settings (learning rates, ...). Returns the file written.
 
-    The new run keeps the checkpoint's noise state and uses `cfg`'s dataset, n_images and seed; the folder
-    is replaced if it exists.
+    The new run keeps the checkpoint's noise state and uses `cfg`'s dataset, n_images, batch size and seed.
+    An existing `cfg.out` is replaced only if it holds nothing but a run's files (checkpoint.pt, history.json,
+    samples/) and not the checkpoint being read.
     """
-    from .checkpoint import load
+    from .checkpoint import load, resolve
     from .torch_files import atomic_save
 
     ckpt = load(checkpoint)
     out = Path(cfg.out)
     if out.exists():
+        src = resolve(checkpoint).resolve()
+        if out.resolve() == src or out.resolve() in src.parents:
+            raise DCGANError(f"{out} holds the checkpoint to start from: choose another cfg.out for the new run")
+        foreign = [p.name for p in out.iterdir() if p.name not in RUN_FILES and not p.name.endswith(".tmp")]
+        if foreign:
+            raise DCGANError(f"{out} is not a run folder (it holds {', '.join(sorted(foreign)[:3])}): choose another cfg.out")
         shutil.rmtree(out)
     ckpt["config"] = {**ckpt["config"], **{k: getattr(cfg, k) for k in ("dataset", "n_images", "batch_size", "seed")}}
     ckpt.update(step=0, epoch=0, history=[], elapsed_s=0.0)

@@ -331,11 +331,21 @@ def turn_codes(pool: LatentPool, k: int | None, generator: torch.Generator | Non
     return ends[0], ends[1]
 
 
+def ranks(x: torch.Tensor) -> torch.Tensor:
+    """0-based ranks of a 1-D tensor, ties sharing their average rank (as scipy's rankdata, minus 1)."""
+    v = x.flatten().double()
+    below = (v[None, :] < v[:, None]).sum(1)  # (n, n) comparisons: fine for paths of a few hundred steps
+    equal = (v[None, :] == v[:, None]).sum(1)
+    return below.double() + (equal.double() - 1) / 2
+
+
 def spearman(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Spearman rank correlation of two 1-D tensors (no ties expected: continuous scores)."""
-    rx, ry = x.double().argsort().argsort().double(), y.double().argsort().argsort().double()
+    """Spearman rank correlation of two 1-D tensors; tied values (a reading clamped at ±1, a probability of
+    exactly 1) share their average rank. NaN when either is constant."""
+    rx, ry = ranks(x), ranks(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
-    return float((rx * ry).sum() / (rx.norm() * ry.norm()).clamp_min(1e-12))
+    denom = rx.norm() * ry.norm()
+    return float((rx * ry).sum() / denom) if denom > 0 else float("nan")
 
 
 def monotonicity(values: torch.Tensor) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -25,7 +26,7 @@ def train_command(config: dict[str, Any]) -> str:
         if f.name in skip or value == defaults[f.name]:
             continue
         flag = "--" + f.name.replace("_", "-")
-        parts.append(flag if value is True else f"{flag} {value}")
+        parts.append(flag if value is True else f"{flag} {shlex.quote(str(value))}")
     return " ".join(parts)
 
 

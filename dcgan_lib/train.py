@@ -60,6 +60,27 @@ class TrainConfig:
     r1: float = 0.0  # R1 penalty weight gamma on |grad D(real)|^2 (0: off, the paper's loss; notebook 01's remedy)
     feature_matching: float = 0.0  # weight of |mean f(real) - mean f(fake)|^2 in G's loss, f = D's last hidden layer (0: off)
 
+    def check(self) -> None:
+        """Raise a one-line DCGANError for a setting no run can use (train() calls it before any work)."""
+        for k in ("epochs", "batch_size", "n_images", "nz", "width", "log_every"):
+            if not (isinstance(getattr(self, k), int) and getattr(self, k) > 0):
+                raise DCGANError(f"{k} must be a positive integer, got {getattr(self, k)!r}")
+        for k in ("checkpoint_every", "eval_every"):
+            if not (isinstance(getattr(self, k), int) and getattr(self, k) >= 0):
+                raise DCGANError(f"{k} must be 0 or a positive integer, got {getattr(self, k)!r}")
+        for k in ("lr", "lr_D"):
+            v = getattr(self, k)
+            if v is not None and not (math.isfinite(v) and v >= 0):  # 0 freezes a network (a test, a demo)
+                raise DCGANError(f"{k} is a learning rate and must be >= 0, got {v}")
+        for k in ("beta1", "beta2"):
+            if not 0 <= getattr(self, k) < 1:
+                raise DCGANError(f"{k} must be in [0, 1), got {getattr(self, k)}")
+        for k in ("r1", "feature_matching"):
+            if not (math.isfinite(getattr(self, k)) and getattr(self, k) >= 0):
+                raise DCGANError(f"--{k.replace('_', '-')} is a loss weight and must be >= 0, got {getattr(self, k)}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise DCGANError(f"unknown precision {self.precision!r}: use fp32, bf16 or fp16")
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """A config from a dict (e.g. a checkpoint's), ignoring keys this version does not know."""
@@ -137,6 +158,7 @@ def train(
 
     Writes `checkpoint.pt`, `history.json` and `samples/epoch_NNN.png` under `cfg.out`.
     """
+    cfg.check()
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     ckpt, src = None, ckpt_path
@@ -161,10 +183,6 @@ def train(
     elif ckpt_path.exists():
         raise DCGANError(f"{ckpt_path} already exists: pass --resume to continue it, or choose a new --out folder")
 
-    if cfg.r1 < 0:
-        raise DCGANError(f"--r1 is a penalty weight and must be >= 0, got {cfg.r1}")
-    if cfg.feature_matching < 0:
-        raise DCGANError(f"--feature-matching is a loss weight and must be >= 0, got {cfg.feature_matching}")
     device = pick_device(cfg.device)
     if cfg.eval_every:
         from .evaluate import check_evaluable  # fail now, not at the first evaluation an epoch later
@@ -195,7 +213,11 @@ def train(
         load_weights(G, ckpt, "G"), load_weights(D, ckpt, "D")
         if "opt_G" in ckpt:  # exported checkpoints carry no optimiser state: Adam then starts afresh
             opt_G.load_state_dict(ckpt["opt_G"]), opt_D.load_state_dict(ckpt["opt_D"])
-        noise.set_state(ckpt["rng"]["noise"])
+        try:
+            noise.set_state(ckpt["rng"]["noise"])
+        except RuntimeError:  # a CUDA generator's state is 16 bytes, a CPU one's 5056
+            raise CheckpointError(f"{src} was trained on another device type than {device.type}: resume it on that device, "
+                                  "or start a new run from its weights with --init-from") from None
         state.step, state.history, state.elapsed_s = ckpt["step"], list(ckpt["history"]), ckpt["elapsed_s"]
 
     elif cfg.init_from:  # a new run (step 0, its own history) that starts from trained weights
@@ -204,9 +226,7 @@ def train(
                           "channels": data.channels}, Path(cfg.init_from))
         load_weights(G, init, "G"), load_weights(D, init, "D")
 
-    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision, "bad")
-    if autocast_dtype == "bad":
-        raise DCGANError(f"unknown precision {cfg.precision!r}: use fp32, bf16 or fp16")
+    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]  # checked by cfg.check()
     use_amp = autocast_dtype is not None and device.type == "cuda"
     if autocast_dtype is not None and not use_amp:
         import warnings
@@ -319,7 +339,9 @@ def train(
                     bar.update(1)
                 if state.step % cfg.log_every == 0:
                     flush()
-                if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                # at an epoch's last step the epoch-end save below follows its grid and evaluation: saving here
+                # first would let a resume skip them
+                if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and state.step % steps_per_epoch:
                     save()
             state.epoch = epoch + 1
             flush()

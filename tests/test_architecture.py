@@ -193,3 +193,10 @@ def test_phase_means_tell_a_checkerboard_from_an_even_output():
     assert torch.allclose(m, m[0, 0].expand(2, 2), atol=1e-6)  # any weights: no periodic pattern inside
     with pytest.raises(ValueError, match="multiple of stride"):
         phase_means(odd, 2, border=1)
+
+
+def test_layer_table_leaves_the_mode_as_it_was_even_when_the_forward_fails():
+    G = Generator(16, 3, 16, 8).train()
+    with pytest.raises(RuntimeError):
+        layer_table(G, torch.randn(2, 7, 1, 1))  # 7 channels into a G that takes nz = 16
+    assert G.training and not any(m._forward_hooks for m in G.modules())

@@ -165,3 +165,11 @@ def test_one_line_keeps_the_last_line_without_a_class_prefix():
                            "dcgan_lib.errors.DatasetError: cannot read image a.jpg: remove it")
     assert one_line(wrapped) == "cannot read image a.jpg: remove it"
     assert one_line(ValueError("need: a colon inside")) == "need: a colon inside"
+
+
+def test_main_puts_the_warning_printer_back(run_dir, tmp_path):
+    import warnings
+
+    before = warnings.showwarning
+    assert main(["sample", "--checkpoint", run_dir, "--n", "4", "--out", str(tmp_path / "w.png")]) == 0
+    assert warnings.showwarning is before

@@ -74,3 +74,12 @@ def test_clear_errors(kwargs, words, tmp_path):
     with pytest.raises(DatasetError, match=words) as err:
         load_data(root=tmp_path, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def test_faces_refuse_a_channel_count_they_do_not_have():
+    from dcgan_lib.data import load_data
+    from dcgan_lib.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="faces are RGB"):
+        load_data("faces", 16, n=8, channels=1)
+    assert load_data("faces", 16, n=8, channels=3).channels == 3

@@ -142,6 +142,17 @@ def test_classifier_round_trip_and_input_handling(tmp_path):
     assert loaded.card == {"note": "untrained"} and json.loads(path.with_suffix(".json").read_text()) == {"note": "untrained"}
     x = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)  # RGB at 64 into a grey 32x32 network
     assert loaded.embed(x)[0].shape == (4, loaded.feature_dim)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    # saving over the file replaces what a later load returns; loading never touches the global RNG
+    other = cl.AttributeClassifier("digits")
+    cl.save_classifier(other, path, {"note": "second"})
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    again = cl.load_classifier(path)
+    assert again.card == {"note": "second"} and torch.equal(torch.rand(3), expected)
+    again.train()
+    assert not cl.load_classifier(path).training  # every caller gets it in eval mode
 
 
 def test_train_classifier_writes_a_loadable_file_and_card(tmp_path):

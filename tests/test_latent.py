@@ -221,6 +221,12 @@ def test_monotonicity_and_spearman():
 
     x, y = torch.randn(30, generator=torch.Generator().manual_seed(0)), torch.randn(30, generator=torch.Generator().manual_seed(1))
     assert spearman(x, y) == pytest.approx(spearmanr(x.numpy(), y.numpy())[0], abs=1e-9)
+    # saturated readings tie: they share their average rank, in either direction of the path
+    pos = torch.arange(9.0)
+    for tied in (torch.tensor([0.01, 0.2, 0.9, 1, 1, 1, 1, 1, 1]), torch.tensor([-1, -1, -1, -0.5, 0, 0.5, 1, 1, 1])):
+        for seq in (tied, tied.flip(0)):
+            assert spearman(pos, seq) == pytest.approx(spearmanr(pos.numpy(), seq.numpy())[0], abs=1e-9)
+    assert math.isnan(spearman(pos, torch.ones(9)))
 
 
 def test_wilson_interval():

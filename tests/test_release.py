@@ -52,3 +52,19 @@ def test_an_exported_checkpoint_can_be_trained_further(tmp_path):
 def test_missing_checkpoint_error_lists_the_shipped_names(tmp_path):
     with pytest.raises(CheckpointError, match="shipped name"):
         checkpoint.load(tmp_path / "nothing.pt")
+
+
+def test_train_command_parses_back_to_the_same_config():
+    import shlex
+    from dataclasses import asdict
+
+    from dcgan_lib.cli import build_parser
+    from dcgan_lib.release import train_command
+    from dcgan_lib.train import TrainConfig
+
+    cfg = TrainConfig(dataset="digits", image_size=64, epochs=7, batch_size=64, width=48, nz=64, lr=1e-4, lr_D=3e-4,
+                      beta1=0.6, beta2=0.99, seed=3, out="runs/my run", r1=0.1, feature_matching=0.2, variant="relu-d")
+    args = build_parser().parse_args(shlex.split(train_command(asdict(cfg)))[1:])
+    for k in ("dataset", "image_size", "epochs", "batch_size", "width", "nz", "lr", "lr_D", "beta1", "beta2", "seed",
+              "out", "r1", "feature_matching", "variant"):
+        assert getattr(args, k) == getattr(cfg, k), k

@@ -225,3 +225,39 @@ def test_divergence_before_any_checkpoint_does_not_promise_one(tiny_config, tiny
 
     with pytest.raises(TrainingDiverged, match="NaN at step 4: no checkpoint was written yet; lower --lr$"):
         train(replace(tiny_config, checkpoint_every=0), data=tiny_data, callbacks=[poison])
+
+
+def test_a_checkpoint_at_an_epoch_boundary_comes_after_the_epochs_grid(tiny_config, tiny_data):
+    cfg = replace(tiny_config, checkpoint_every=6)  # 96 images / batch 16 = 6 steps per epoch
+
+    def stop(event, state):
+        if event == "checkpoint" and state.step == 6:
+            raise KeyboardInterrupt  # as if killed right after the first checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data=tiny_data, callbacks=[stop])
+    train(cfg, resume=True, data=tiny_data)
+    assert sorted(p.name for p in (Path(cfg.out) / "samples").glob("*.png")) == ["epoch_001.png", "epoch_002.png"]
+
+
+def test_a_checkpoint_from_another_device_type_is_one_line(tiny_config, tiny_data):
+    train(tiny_config, data=tiny_data)
+    ck = checkpoint.load(tiny_config.out)
+    ck["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA generator's state
+    torch.save(ck, Path(tiny_config.out) / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="another device type than cpu.*--init-from"):
+        train(replace(tiny_config, epochs=3), resume=True, data=tiny_data)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"log_every": 0}, "log_every must be a positive integer"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"lr": -1.0}, "lr is a learning rate"),
+    ({"beta2": 1.0}, r"beta2 must be in \[0, 1\)"),
+    ({"precision": "fp8"}, "unknown precision 'fp8'"),
+])
+def test_train_checks_its_config_before_any_work(tiny_config, tiny_data, change, words):
+    with pytest.raises(DCGANError, match=words):
+        train(replace(tiny_config, **change), data=tiny_data)
+    assert not Path(tiny_config.out).exists()
