@@ -25,7 +25,7 @@ def z_from_seed(seed: int, n: int = 1, nz: int = 100) -> torch.Tensor:
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Straight-line interpolation (1 - t) z0 + t z1."""
-    return torch.lerp(z0, z1, torch.as_tensor(t, dtype=z0.dtype))
+    return torch.lerp(z0, z1, torch.as_tensor(t, dtype=z0.dtype, device=z0.device))  # torch < 2.6 wants one device
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
@@ -221,7 +221,7 @@ def equation_codes(pool: LatentPool, eq: Equation, k: int, generator: torch.Gene
 def paper_noise(y: torch.Tensor, n: int = 8, scale: float = 0.25, generator: torch.Generator | None = None) -> torch.Tensor:
     """The paper's Figure 7 right panel: the result y and n copies with uniform noise in [-scale, scale] added,
     (n + 1, nz, 1, 1) with y first."""
-    noise = (torch.rand(n, *y.shape, generator=generator) * 2 - 1) * scale
+    noise = ((torch.rand(n, *y.shape, generator=generator) * 2 - 1) * scale).to(y.device)  # drawn on the CPU, like the generator
     return torch.cat([y[None], y[None] + noise])
 
 

@@ -166,7 +166,7 @@ def fit_box_regressor(images: torch.Tensor, boxes: torch.Tensor, alpha: float = 
 
     if len(images) != len(boxes) or boxes.dim() != 2 or boxes.shape[1] != 4:
         raise DCGANError(f"need one (x0, y0, x1, y1) box per image, got {len(images)} images and boxes {tuple(boxes.shape)}")
-    return Ridge(alpha=alpha).fit(to_model_range(images).flatten(1).numpy(), boxes.numpy())
+    return Ridge(alpha=alpha).fit(to_model_range(images).cpu().flatten(1).numpy(), boxes.cpu().numpy())
 
 
 def predict_boxes(regressor: Any, images: torch.Tensor) -> torch.Tensor:
@@ -177,7 +177,7 @@ def predict_boxes(regressor: Any, images: torch.Tensor) -> torch.Tensor:
 def cells_in_boxes(boxes: torch.Tensor, grid: int, image_size: int) -> torch.Tensor:
     """Which cells of a grid x grid feature map lie in each box -> bool (N, grid, grid); a cell counts
     when its centre, in pixels, is inside the box (x0 <= x <= x1, y0 <= y <= y1)."""
-    c = (torch.arange(grid, dtype=torch.float32) + 0.5) * (image_size / grid)  # cell centres in pixels
+    c = (torch.arange(grid, dtype=torch.float32, device=boxes.device) + 0.5) * (image_size / grid)  # cell centres in pixels
     x, y = c.view(1, 1, grid), c.view(1, grid, 1)
     b = boxes.float().view(-1, 4, 1, 1)
     return (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])

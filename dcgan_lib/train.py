@@ -156,7 +156,8 @@ def train(
 ) -> TrainState:
     """Train a DCGAN; `resume=True` continues `cfg.out/checkpoint.pt` (or a path), exactly where it stopped.
 
-    Writes `checkpoint.pt`, `history.json` and `samples/epoch_NNN.png` under `cfg.out`.
+    Writes `checkpoint.pt`, `history.json` and `samples/epoch_NNN.png` under `cfg.out`. An in-memory `data`
+    is moved to the training device in place (on a GPU, `data.images` stays there afterwards).
     """
     cfg.check()
     out = Path(cfg.out)
