@@ -23,6 +23,8 @@ def to_model_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 images in 0..255 -> float images in [-1, 1], the range of G's tanh; float images are taken to be
     in [-1, 1] already (G's samples) and come back as float, never modified in place."""
     if images.dtype != torch.uint8:
+        if not images.is_floating_point():  # int64 0..255 would pass through unscaled
+            raise ValueError(f"images are {images.dtype}: pass uint8 (0..255) or float in [-1, 1]")
         return images.float()
     return images.float().div_(127.5).sub_(1.0)  # .float() of uint8 is a copy, so in place is safe
 

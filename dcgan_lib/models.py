@@ -63,10 +63,14 @@ class _Named(nn.Module):
 
     def features(self, x: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
         """Outputs of the named layers (all by default) for input `x`, in network order."""
+        if isinstance(layers, str):  # features(x, "block1") means one layer, not five letters
+            layers = [layers]
         wanted = set(self.layer_names if layers is None else layers)
         unknown = wanted - set(self.layer_ends)
         if unknown:
             raise KeyError(f"unknown layer(s) {sorted(unknown)}; choose from {self.layer_names}")
+        if not wanted:
+            return {}
         last = max(self.layer_ends[n] for n in wanted)
         ends = {i: n for n, i in self.layer_ends.items() if n in wanted}
         out = {}
@@ -185,6 +189,8 @@ def generate(G: Generator, z: torch.Tensor, train_bn: bool = False, edits: dict[
     `train_bn=False` (the course's default) uses BatchNorm's running statistics, so an image depends only
     on its own z; `train_bn=True` normalises with the batch's statistics, as during training.
     """
+    if z.dim() < 2 or z[0].numel() != G.nz:
+        raise ValueError(f"z has shape {tuple(z.shape)}; this G takes codes of nz={G.nz}: pass (n, {G.nz}) or (n, {G.nz}, 1, 1)")
     z = z.reshape(len(z), -1, 1, 1).to(next(G.parameters()).device)
     with batchnorm_mode(G, batch_stats=train_bn):
         return G(z, edits)

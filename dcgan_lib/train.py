@@ -127,6 +127,8 @@ def pick_device(name: str = "auto") -> torch.device:
             raise DCGANError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise DCGANError("--device cuda asked for but no CUDA GPU is visible: use --device cpu or auto")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise DCGANError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise DCGANError("--device mps asked for but MPS is not available: use --device cpu or auto")
         return device

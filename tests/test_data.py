@@ -83,3 +83,11 @@ def test_faces_refuse_a_channel_count_they_do_not_have():
     with pytest.raises(DatasetError, match="faces are RGB"):
         load_data("faces", 16, n=8, channels=1)
     assert load_data("faces", 16, n=8, channels=3).channels == 3
+
+
+def test_to_model_range_refuses_integer_images_other_than_uint8():
+    from dcgan_lib.data import to_model_range
+
+    assert to_model_range(torch.full((1, 1, 2, 2), 255, dtype=torch.uint8)).eq(1).all()
+    with pytest.raises(ValueError, match="pass uint8"):
+        to_model_range(torch.full((1, 1, 2, 2), 255, dtype=torch.int64))

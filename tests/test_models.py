@@ -180,3 +180,13 @@ def test_init_weights_covers_the_fully_connected_layers_of_the_ablations():
     init_weights(m)
     assert abs(m[0].weight.std().item() - 0.02) < 0.002 and torch.all(m[0].bias == 0)
     assert abs(m[1].weight.mean().item() - 1.0) < 0.01 and m[1].weight.std().item() < 0.03
+
+
+def test_generate_and_features_explain_wrong_input():
+    G = Generator(16, 3, 16, 8)
+    with pytest.raises(ValueError, match="nz=16"):
+        generate(G, torch.randn(4, 50))
+    with pytest.raises(ValueError, match="nz=16"):
+        generate(G, torch.randn(16))  # one code without its batch dimension
+    z = torch.randn(2, 16, 1, 1)
+    assert list(G.features(z, "block1")) == ["block1"] and G.features(z, []) == {}
