@@ -99,7 +99,8 @@ class AttributeClassifier(nn.Module):
                 "heads": dict(self.head_sizes)}
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 or [-1, 1] images of any size and 1 or 3 channels -> float (N, channels, 32, 32) in [-1, 1]."""
+        """uint8 or [-1, 1] images of any size and 1 or 3 channels -> float (N, channels, 32, 32) in [-1, 1].
+        A 3-D input is a batch of grey images (N, H, W); pass one colour image as x[None]."""
         x = to_model_range(images)
         if x.dim() == 3:
             x = x.unsqueeze(1)
@@ -134,6 +135,8 @@ class AttributeClassifier(nn.Module):
     @torch.no_grad()
     def set_feature_scale(self, images: torch.Tensor) -> float:
         """Set `feature_scale` to the RMS of the raw features of `images` (real ones); returns it."""
+        if len(images) == 0:
+            raise DCGANError("set_feature_scale needs at least one real image")
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device

@@ -63,16 +63,18 @@ class Faces:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, idx) -> "Faces":
+    def __getitem__(self, idx: int | slice | torch.Tensor) -> "Faces":
         """Subset by int, slice, bool mask or index tensor; an int keeps the batch dimension."""
         if isinstance(idx, numbers.Integral) or (isinstance(idx, torch.Tensor) and idx.dim() == 0):
+            if not -len(self) <= int(idx) < len(self):
+                raise IndexError(f"face {int(idx)} of {len(self)}")
             idx = slice(int(idx), int(idx) + 1 or None)  # a single face stays a batch of one
         return Faces(self.images[idx], {k: v[idx] for k, v in self.attributes.items()},
                      {k: v[idx] for k, v in self.boxes.items()}, self.mask[idx])
 
 
 def _check_size(size: int) -> None:
-    if not isinstance(size, int) or size < 16 or size > 128 or size & (size - 1):
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 16 or size > 128 or size & (size - 1):
         raise ValueError(f"image size must be a power of two between 16 and 128, got {size}")
 
 
@@ -85,8 +87,8 @@ def sample_attributes(n: int, seed: int = 0, **fixed) -> dict[str, torch.Tensor]
     even when fixed, so the first k of n faces equal make_faces(k) and forcing one attribute
     leaves everything else about each face unchanged.
     """
-    if n < 0:
-        raise ValueError(f"number of faces must be >= 0, got {n}")
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"number of faces must be an integer >= 0, got {n!r}")
     unknown = sorted(set(fixed) - set(_DTYPES))
     if unknown:
         raise ValueError(f"unknown face attribute(s) {unknown}; known: {sorted(_DTYPES)}")
@@ -112,7 +114,13 @@ def sample_attributes(n: int, seed: int = 0, **fixed) -> dict[str, torch.Tensor]
     attrs["_fringe"] = uniform(11, -1.0, 1.0)  # how low the hairline comes down
     attrs["_shirt"] = choice(12, len(_RGB["shirt"]))
     for name, value in fixed.items():
-        attrs[name] = torch.as_tensor(value).to(attrs[name].dtype).expand(n).clone()
+        try:
+            v = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            v = None
+        if v is None or v.is_complex() or v.numel() not in (1, n):
+            raise ValueError(f"{name}={value!r}: give a number (or True/False), or a tensor of {n} of them")
+        attrs[name] = v.to(attrs[name].dtype).reshape(-1).expand(n).clone()
     return attrs
 
 

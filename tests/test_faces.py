@@ -269,3 +269,16 @@ def test_background_palette_drops_the_evaluations_cached_real_faces():
         studio = cached(32, 3, 8, 0, "faces")
         assert studio is not default
     assert cached(32, 3, 8, 0, "faces") is not studio
+
+
+def test_bad_counts_indices_and_fixed_values_get_clear_errors():
+    faces = make_faces(5, 16)
+    with pytest.raises(IndexError, match="face 10 of 5"):
+        faces[10]
+    assert len(faces[-1]) == 1
+    with pytest.raises(ValueError, match="tensor of 4"):
+        sample_attributes(4, turn=torch.zeros(3))
+    with pytest.raises(ValueError, match="smiling='yes'"):
+        make_faces(2, 16, smiling="yes")
+    with pytest.raises(ValueError, match="an integer >= 0, got 2.0"):
+        make_faces(2.0, 16)
