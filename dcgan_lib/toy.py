@@ -326,7 +326,8 @@ def train_2d(steps: int = 5000, seed: int = 0, remedy: str | None = None, modes:
         if remedy == "unrolled":
             # First-order unrolling: G's gradient comes from a copy of D trained `unroll` more steps on
             # fresh batches, so G is scored against where D is heading, not where it is.
-            D_g = _Disc2D(hidden, depth)
+            with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the global RNG alone
+                D_g = _Disc2D(hidden, depth)
             D_g.load_state_dict(D.state_dict())
             opt_u = torch.optim.Adam(D_g.parameters(), lr=lr_d, betas=(0.5, 0.999))
             # deepcopy: load_state_dict shares the moment tensors, and the unrolled steps would
@@ -372,7 +373,8 @@ class _EnsembleMLP(nn.Module):
         """Member e as an ordinary `_mlp` (ReLU between layers, linear output)."""
         layers: list[nn.Module] = []
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            lin = nn.Linear(w.shape[1], w.shape[2])
+            with torch.random.fork_rng(devices=[]):  # the init is overwritten below: keep the global RNG alone
+                lin = nn.Linear(w.shape[1], w.shape[2])
             with torch.no_grad():
                 lin.weight.copy_(w[e].T)
                 lin.bias.copy_(b[e, 0])
@@ -399,7 +401,8 @@ class _EnsembleDisc2D(nn.Module):
     def member(self, e: int) -> _Disc2D:
         """Member e as an ordinary `_Disc2D`."""
         w = self.body.weights
-        d = _Disc2D(w[0].shape[2], len(w) - 1, self.minibatch_std)
+        with torch.random.fork_rng(devices=[]):  # overwritten below: keep the global RNG alone
+            d = _Disc2D(w[0].shape[2], len(w) - 1, self.minibatch_std)
         mlp = self.body.member(e)
         d.body.load_state_dict(mlp[:-1].state_dict())
         d.head.load_state_dict(mlp[-1].state_dict())

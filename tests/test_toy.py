@@ -75,6 +75,8 @@ def test_runs_leave_global_rng_alone():
     torch.manual_seed(123)
     train_1d(steps=5, snapshot_every=5)
     train_2d(steps=5, snapshot_every=5, n_eval=50)
+    train_2d(steps=5, snapshot_every=5, n_eval=50, remedy="unrolled")
+    train_2d_seeds([0, 1], steps=5, snapshot_every=5, n_eval=50)
     assert torch.equal(torch.rand(3), expected)
 
 
