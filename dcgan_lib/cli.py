@@ -176,14 +176,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import load
     from .evaluate import cli_evaluate
 
-    data_root = args.data_root
-    if data_root is None:  # where the run found its data (an image folder, say), else the default
-        data_root = load(args.checkpoint)["config"].get("data_root", "data") if args.standard else "data"
     print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard,
-                      data_root=data_root, n_rates=args.n_rates))
+                      data_root=args.data_root, n_rates=args.n_rates))
 
 
 def _add_train_classifier(sub: argparse._SubParsersAction) -> None:

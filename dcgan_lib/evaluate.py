@@ -815,10 +815,11 @@ def _real_batches(real: Any, n: int, batch_size: int, seed: int):
 
 
 def cli_evaluate(checkpoint: str | Path, n: int = 2000, seed: int | None = None, device: str = "auto",
-                 standard: bool = False, standard_n: int = 10_000, data_root: str | Path = "data",
+                 standard: bool = False, standard_n: int = 10_000, data_root: str | Path | None = None,
                  n_rates: int = N_RATES) -> str:
     """What `dcgan evaluate --checkpoint PATH` prints: the course metrics table for faces and digits, and with
-    `standard` the Inception FID/KID (any dataset; needs the weights). Raises DCGANError with a one-line fix."""
+    `standard` the Inception FID/KID (any dataset; needs the weights; real images from `data_root`, by default
+    where the run found its data). Raises DCGANError with a one-line fix."""
     from .checkpoint import build_generator, load
     from .data import load_data
     from .train import pick_device
@@ -833,7 +834,8 @@ def cli_evaluate(checkpoint: str | Path, n: int = 2000, seed: int | None = None,
         _check_dataset(dataset)
     if standard:
         G = build_generator(ckpt, pick_device(device))
-        data = load_data(dataset, G.image_size, int(cfg.get("n_images", 20_000)), int(cfg.get("seed", 0)), data_root)
+        root = cfg.get("data_root", "data") if data_root is None else data_root  # an image folder, say
+        data = load_data(dataset, G.image_size, int(cfg.get("n_images", 20_000)), int(cfg.get("seed", 0)), root)
         r = standard_fid(G, data, n=standard_n, seed=int(cfg.get("seed", 0)) if seed is None else seed, device=device)
         parts.append(f"Standard Inception FID ({int(r['n_fake'])} generated vs {int(r['n_real'])} real images; "
                      f"compare only with FIDs at the same n): FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}")

@@ -253,10 +253,14 @@ def average_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
     return hidden_maps(G, z, layer).mean(0)
 
 
-def hidden_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
-    """G's hidden `layer` for codes z (n, nz) -> (n, C, H, W) float on the CPU, BatchNorm with running averages."""
+def _check_hidden_layer(G: Generator, layer: str) -> None:
     if layer not in G.layer_ends or layer == "image":
         raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
+
+
+def hidden_maps(G: Generator, z: torch.Tensor, layer: str) -> torch.Tensor:
+    """G's hidden `layer` for codes z (n, nz) -> (n, C, H, W) float on the CPU, BatchNorm with running averages."""
+    _check_hidden_layer(G, layer)
     with torch.no_grad(), batchnorm_mode(G, batch_stats=False):
         return G.features(z.reshape(len(z), -1, 1, 1).to(next(G.parameters()).device), [layer])[layer].float().cpu()
 
@@ -265,8 +269,7 @@ def drop_edits(G: Generator, layer: str, channels: Sequence[int] | torch.Tensor,
                z_ref: torch.Tensor | None = None) -> dict[str, Edit]:
     """`{layer: edit}` for `G(z, edits=...)` or `generate` that drops `channels` of G's `layer`: zeroed
     (fill="zero", the paper's way) or fixed to their average over reference codes z_ref (fill="average")."""
-    if layer not in G.layer_ends or layer == "image":
-        raise DCGANError(f"choose a hidden layer of G: {[n for n in G.layer_names if n != 'image']}, got {layer!r}")
+    _check_hidden_layer(G, layer)
     if fill == "zero":
         return {layer: drop_maps(channels)}
     if fill != "average":

@@ -173,3 +173,23 @@ def test_main_puts_the_warning_printer_back(run_dir, tmp_path):
     before = warnings.showwarning
     assert main(["sample", "--checkpoint", run_dir, "--n", "4", "--out", str(tmp_path / "w.png")]) == 0
     assert warnings.showwarning is before
+
+
+def test_evaluate_standard_looks_for_real_images_where_the_run_found_them(run_dir, tmp_path, capsys):
+    import torch
+
+    from dcgan_lib import checkpoint
+
+    ck = checkpoint.load(run_dir)
+    ck["config"] = {**ck["config"], "dataset": "folder", "data_root": str(tmp_path / "my_images")}
+    path = tmp_path / "folder_run.pt"
+    torch.save(ck, path)
+    assert main(["evaluate", "--checkpoint", str(path), "--standard", "--device", "cpu"]) == 2
+    assert "my_images" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(path), "--standard", "--device", "cpu", "--data-root", str(tmp_path / "other")]) == 2
+    assert "other" in capsys.readouterr().err
+    from dcgan_lib.errors import DCGANError
+    from dcgan_lib.evaluate import cli_evaluate
+
+    with pytest.raises(DCGANError, match="my_images"):  # the library call defaults to the run's folder too
+        cli_evaluate(path, standard=True, device="cpu")
