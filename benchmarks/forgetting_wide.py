@@ -36,7 +36,7 @@ from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
 from dcgan_lib.evaluate import frechet_distance, rates_from_predictions
 from dcgan_lib.faces import make_faces
-from dcgan_lib.latent import sample_z
+from dcgan_lib.latent import generate_many, sample_z
 from dcgan_lib.models import generate
 from dcgan_lib.viz import to_pil
 
@@ -54,7 +54,7 @@ def forgetting_table(path: str | Path, layers: list[str], taus: list[float], dev
     def gen(z: torch.Tensor, edits: dict | None = None, batch_stats: bool = False) -> torch.Tensor:
         if batch_stats:  # all codes as one batch, as the paper sampled
             return generate(G, z, train_bn=True, edits=edits).cpu()
-        return torch.cat([generate(G, z[i:i + 250], edits=edits).cpu() for i in range(0, len(z), 250)])
+        return generate_many(G, z, 250, edits=edits)
 
     boxes_train = make_faces(4000, G.image_size, seed=640_000, eyeglasses=True)
     regressor = probes.fit_box_regressor(boxes_train.images, boxes_train.boxes["glasses"])

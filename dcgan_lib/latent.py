@@ -106,11 +106,12 @@ def class_names(head: str, n: int) -> tuple[str, ...]:
     return known if known is not None and len(known) == n else tuple(str(j) for j in range(n))
 
 
-def generate_many(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Images in [-1, 1] on the CPU for many codes, in batches (BatchNorm running statistics, as `models.generate`)."""
+def generate_many(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 500, edits: dict | None = None) -> torch.Tensor:
+    """Images in [-1, 1] on the CPU for many codes, in batches (BatchNorm running statistics, as `models.generate`),
+    with `edits` to G's layers if given."""
     from .models import generate
 
-    return torch.cat([generate(G, z[i:i + batch_size]).float().cpu() for i in range(0, len(z), batch_size)])
+    return torch.cat([generate(G, z[i:i + batch_size], edits=edits).float().cpu() for i in range(0, len(z), batch_size)])
 
 
 @dataclass

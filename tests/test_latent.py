@@ -284,3 +284,17 @@ def test_celeba_labeller_reads_the_real_format(tmp_path, one_thread):
         fit_celeba_labeller(tmp_path, attributes={"smiling": "Smile"})
     with pytest.raises(DatasetError, match="celeba"):
         fit_celeba_labeller(tmp_path / "nowhere")
+
+
+def test_generate_many_batches_and_applies_edits():
+    from dcgan_lib.models import Generator, generate
+    from dcgan_lib.probes import drop_maps
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G = Generator(16, 3, 8, 8)
+    z = sample_z(5, 8, generator=torch.Generator().manual_seed(1))
+    edits = {"block1": drop_maps([0, 1])}
+    assert torch.allclose(generate_many(G, z, batch_size=2), generate(G, z), atol=1e-6)
+    edited = generate_many(G, z, batch_size=2, edits=edits)
+    assert torch.allclose(edited, generate(G, z, edits=edits), atol=1e-6) and not torch.allclose(edited, generate(G, z))
