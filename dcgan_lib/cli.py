@@ -224,6 +224,34 @@ def _export(args: argparse.Namespace) -> None:
     print(f"wrote {pt} ({pt.stat().st_size / 2**20:.1f} MB) and {card}")
 
 
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grade", help="run students' exercise notebooks and count the exercises whose checks pass (runs their code)")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="students' copies of exercises/NN_name.ipynb")
+    p.add_argument("--full", action="store_true", help="run with the notebooks' own settings, not FAST = True")
+    p.add_argument("--timeout", type=_positive, default=600, help="seconds allowed per cell (default: %(default)s)")
+    p.add_argument("--csv", default=None, help="also write notebook,exercise,passed,reason rows to this file")
+    p.set_defaults(func=_grade)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    import csv
+
+    from .exercises import grade_notebook
+
+    grades = [grade_notebook(nb, fast=not args.full, timeout=args.timeout) for nb in args.notebooks]
+    for g in grades:
+        print(g.describe())
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["notebook", "exercise", "passed", "reason"])
+            rows.writerows([str(g.notebook), i, r is None, r or ""] for g in grades for i, r in g.results.items())
+        print(f"wrote {args.csv}")
+    total, passed = sum(len(g.results) for g in grades), sum(g.passed for g in grades)
+    print(f"{passed}/{total} exercises passed in {len(grades)} notebook{'s' * (len(grades) != 1)}")
+    return 0 if passed == total else 1  # 1: something to look at, like pytest
+
+
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print versions and the device training would use")
     p.set_defaults(func=_info)
@@ -244,10 +272,10 @@ def _png(path: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `dcgan` argument parser (one subcommand per job)."""
-    parser = _Parser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, info.")
+    parser = _Parser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, grade, info.")
     parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_sample, _add_interpolate, _add_evaluate, _add_train_classifier, _add_export, _add_info):
+    for add in (_add_train, _add_sample, _add_interpolate, _add_evaluate, _add_train_classifier, _add_export, _add_grade, _add_info):
         add(sub)
     return parser
 
@@ -293,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = warnings.showwarning
     warnings.showwarning = _one_line_warning  # e.g. "--precision bf16 applies on CUDA only", without a source line
     try:
-        args.func(args)
+        code = args.func(args)  # `grade` returns 1 when an exercise failed; the others return None
     except DCGANError as e:
         print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -309,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         warnings.showwarning = shown  # main() may run inside a notebook or a test session
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

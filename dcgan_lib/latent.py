@@ -265,17 +265,20 @@ class ArithmeticResult:
 
 def arithmetic_trials(G: torch.nn.Module, pool: LatentPool, eq: Equation, labeller: Labeller, k: int = 3,
                       trials: int = 100, seed: int = 0, confidence: float = CONFIDENCE,
-                      shared: Sequence[Spec] = ()) -> ArithmeticResult:
+                      shared: Sequence[Spec] = (), combine: Callable[..., torch.Tensor] | None = None) -> ArithmeticResult:
     """Success of `eq` over `trials` independent draws: fresh random codes from the pool's confident groups
     each time; the verdict is the labeller's reading of the generated result (never chosen by outcome).
     With `shared`, each draw first picks one of those specs at random and all three terms share it
-    (`Equation.sharing`), e.g. one spec per hair colour: a, b and c then show the same hair colour."""
+    (`Equation.sharing`), e.g. one spec per hair colour: a, b and c then show the same hair colour.
+    `combine(a, b, c)`, given the terms' codes (k, nz, 1, 1) each, replaces mean(a) - mean(b) + mean(c)
+    (an exercise plugs its own in)."""
     g = torch.Generator().manual_seed(seed)
     variants = [eq.sharing(s) for s in shared]
 
     def one_draw() -> torch.Tensor:
         pick = variants[int(torch.randint(len(variants), (1,), generator=g))] if variants else eq
-        return equation_codes(pool, pick, k, g, confidence)[1]
+        terms, result = equation_codes(pool, pick, k, g, confidence)
+        return result if combine is None else combine(*terms).reshape(result.shape)
 
     results = torch.stack([one_draw() for _ in range(trials)])  # (T, nz, 1, 1)
     labels = labeller(generate_many(G, results))

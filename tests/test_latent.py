@@ -125,6 +125,17 @@ def test_arithmetic_success_is_counted_on_the_generated_result():
     assert lo < res.rate < hi
 
 
+def test_arithmetic_takes_a_combine_of_its_own():
+    G, pool, eq = CodeAsImage(), fake_pool(), paper_equations()[0]
+    default = arithmetic_trials(G, pool, eq, half_space_labeller, k=3, trials=100, seed=1)
+    same = arithmetic_trials(G, pool, eq, half_space_labeller, k=3, trials=100, seed=1,
+                             combine=lambda a, b, c: a.mean(0) - b.mean(0) + c.mean(0))
+    assert torch.equal(default.success, same.success)
+    # only the first code of each term: the same draws, a k = 1 result, fewer successes
+    first = arithmetic_trials(G, pool, eq, half_space_labeller, k=3, trials=100, seed=1, combine=lambda a, b, c: a[0] - b[0] + c[0])
+    assert first.rate < default.rate
+
+
 def test_arithmetic_result_describes_itself_in_one_line():
     eq = paper_equations()[0]
     res = ArithmeticResult(eq, 3, 8, torch.tensor([True] * 6 + [False] * 2), {"smiling": 0.875, "long_hair": 0.75}, 10.04)

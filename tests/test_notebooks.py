@@ -5,7 +5,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+from dcgan_lib.exercises import CHECKS as EXERCISE_CHECKS
+
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+EXERCISES = sorted((ROOT / "instructor" / "src").glob("[0-9][0-9]_*.py"))  # one source per exercise notebook
 
 
 def test_there_are_notebooks():
@@ -14,13 +18,18 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_conventions(path):
-    nb = nbformat.read(path, as_version=4)
+    check_conventions(nbformat.read(path, as_version=4))
+
+
+def check_conventions(nb: nbformat.NotebookNode, executed: bool = True) -> None:
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell must be tagged `parameters`"
     assert "FAST" in tagged[0].source and "SEED" in tagged[0].source
     assert nb.cells[0].cell_type == "markdown" and "learn" in nb.cells[0].source.lower()
     assert "summary" in nb.cells[-1].source.lower()
     code = [c for c in nb.cells if c.cell_type == "code"]
+    if not executed:
+        return
     # committed with the outputs of a full run, in order (never hand-edited)
     counts = [c.get("execution_count") for c in code]
     assert all(counts) and counts == sorted(counts), "commit notebooks executed top to bottom (see README)"
@@ -77,3 +86,50 @@ def test_runs_in_fast_mode(path, tmp_path):
         str(path), str(tmp_path / path.name), parameters={"FAST": True, "SEED": 0},
         cwd=str(path.parent), kernel_name="python3", progress_bar=False,
     )
+
+
+# ------------------------------------------------------------------------------------------------ exercises
+
+
+def test_there_are_exercises():
+    assert EXERCISES and len(list((ROOT / "exercises").glob("*.ipynb"))) == len(EXERCISES)
+
+
+@pytest.mark.parametrize("src", EXERCISES, ids=lambda p: p.stem)
+def test_student_notebook_is_its_source_without_the_answers(src):
+    """exercises/NN.ipynb is built with `nbbuild.py --student`: stubs instead of answers, no outputs."""
+    student = nbformat.read(ROOT / "exercises" / f"{src.stem}.ipynb", as_version=4)
+    built = _tool("nbbuild").build(src.read_text(), student=True)
+    assert [(c.cell_type, c.source) for c in built.cells] == [(c.cell_type, c.source) for c in student.cells], (
+        f"rebuild with python tools/nbbuild.py --student {src.relative_to(ROOT)} exercises/{src.stem}.ipynb")
+    check_conventions(student, executed=False)
+    text = "\n".join(c.source for c in student.cells)
+    assert "SOLUTION" not in text and "instructor's copy" not in text
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert code.count("raise NotImplementedError") == src.read_text().count("# BEGIN SOLUTION") > 0
+    assert not any(c.get("outputs") or c.get("execution_count") for c in student.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("src", EXERCISES, ids=lambda p: p.stem)
+def test_solution_notebook_is_its_source_run_with_every_check_passing(src):
+    solution = nbformat.read(ROOT / "instructor" / "solutions" / f"{src.stem}.ipynb", as_version=4)
+    built = _tool("nbbuild").build(src.read_text())
+    assert [(c.cell_type, c.source) for c in built.cells] == [(c.cell_type, c.source) for c in solution.cells], (
+        f"rebuild with python tools/nbbuild.py {src.relative_to(ROOT)} instructor/solutions/{src.stem}.ipynb, then run it")
+    check_conventions(solution)
+    printed = "".join(o.get("text", "") for c in solution.cells if c.cell_type == "code" for o in c.outputs)
+    checked = [i for i, name in EXERCISE_CHECKS.items() if f"{name}(" in src.read_text()]
+    assert checked and all(f"exercise {i} passed" in printed for i in checked)
+
+
+@pytest.mark.parametrize("src", EXERCISES, ids=lambda p: p.stem)
+def test_exercises_grade_in_fast_mode(src):
+    """FAST runs: the solutions pass every check; the untouched student notebook passes none, and says why."""
+    pytest.importorskip("nbclient")
+    from dcgan_lib.exercises import grade_notebook
+
+    solution = grade_notebook(ROOT / "instructor" / "solutions" / f"{src.stem}.ipynb")
+    assert solution.results and solution.passed == len(solution.results), solution.describe()
+    student = grade_notebook(ROOT / "exercises" / f"{src.stem}.ipynb")
+    assert student.results.keys() == solution.results.keys() and student.passed == 0
+    assert all(r.startswith("not done yet") for r in student.results.values()), student.describe()

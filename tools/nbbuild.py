@@ -1,7 +1,10 @@
 """Build a notebook from a percent-format script (`# %%` code cells, `# %% [markdown]` prose cells).
 
 Authoring helper only: the committed .ipynb is what users open. A cell header may carry tags, e.g.
-`# %% tags=["parameters"]`. Usage: python tools/nbbuild.py SRC.py OUT.ipynb
+`# %% tags=["parameters"]`. Exercise sources (instructor/src/) mark each answer with `# BEGIN SOLUTION` and
+`# END SOLUTION` lines; `--student` replaces every such block with `raise NotImplementedError` (same
+indentation) and leaves out cells tagged "solution", so the student and solution notebooks come from one file.
+Usage: python tools/nbbuild.py [--student] SRC.py OUT.ipynb
 """
 
 import json
@@ -10,8 +13,18 @@ import sys
 
 import nbformat
 
+SOLUTION = re.compile(r"^([ \t]*)# BEGIN SOLUTION\n.*?^[ \t]*# END SOLUTION\n?", flags=re.M | re.S)
 
-def build(src: str) -> nbformat.NotebookNode:
+
+def student_code(code: str) -> str:
+    """Each marked answer replaced by a stub the exercise checks recognise as "not done yet"."""
+    out = SOLUTION.sub(lambda m: f"{m.group(1)}# your code here\n{m.group(1)}raise NotImplementedError\n", code)
+    if "SOLUTION" in out:
+        raise ValueError(f"unmatched BEGIN/END SOLUTION marker in:\n{code[:300]}")
+    return out.rstrip("\n")
+
+
+def build(src: str, student: bool = False) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.language_info = {"name": "python"}
@@ -19,11 +32,13 @@ def build(src: str) -> nbformat.NotebookNode:
         header, _, body = block.partition("\n")
         body = body.strip("\n")
         tags = json.loads(m.group(1)) if (m := re.search(r"tags=(\[.*?\])", header)) else []
+        if student and "solution" in tags:
+            continue
         if "[markdown]" in header:
             text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
             cell = nbformat.v4.new_markdown_cell(text)
         else:
-            cell = nbformat.v4.new_code_cell(body)
+            cell = nbformat.v4.new_code_cell(student_code(body) if student else body)  # solutions keep the markers
         if tags:
             cell.metadata["tags"] = tags
         nb.cells.append(cell)
@@ -31,7 +46,10 @@ def build(src: str) -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] in ("-h", "--help"):
-        sys.exit("usage: python tools/nbbuild.py notebooks/src/NN_name.py notebooks/NN_name.ipynb")
-    src, out = sys.argv[1], sys.argv[2]
-    nbformat.write(build(open(src).read()), out)
+    args = sys.argv[1:]
+    student = args[:1] == ["--student"]
+    args = args[1:] if student else args
+    if len(args) != 2 or args[0] in ("-h", "--help"):
+        sys.exit("usage: python tools/nbbuild.py [--student] notebooks/src/NN_name.py notebooks/NN_name.ipynb")
+    src, out = args
+    nbformat.write(build(open(src).read(), student=student), out)

@@ -1,0 +1,397 @@
+"""Automatic checks for the course's exercises (`exercises/`): each `check_*` runs a student's function on
+cases with known answers and prints one "passed" line, or raises `ExerciseError` with a one-line hint.
+
+The checks compare against the course's own implementations (`toy`, `architecture`, `models`, `latent`) or
+against PyTorch itself, never against stored numbers, so a check fails for exactly the mistakes its hint
+names. `dcgan grade` runs student notebooks and counts the "passed" lines (see `PASSED`).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import DCGANError
+
+PASSED = "✓ exercise {id} passed"  # the line `dcgan grade` looks for; {id} is "1.2" and so on
+NOT_STARTED = "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one"
+
+
+class ExerciseError(AssertionError):
+    """A student's answer is wrong (or not written yet); the message says what to look at."""
+
+
+def _call(exercise: str, fn: Callable, *args: Any) -> Any:
+    """fn(*args), with "not started" and crashes turned into a one-line ExerciseError."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise ExerciseError(f"exercise {exercise}: {NOT_STARTED}") from None
+    except ExerciseError:
+        raise
+    except Exception as e:  # the student's code crashed: say where and with what input, not a traceback
+        shapes = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else type(a).__name__ for a in args)
+        raise ExerciseError(f"exercise {exercise}: your function raised {type(e).__name__}: {e} (called with {shapes})") from e
+
+
+def _expect(ok: bool, exercise: str, hint: str) -> None:
+    if not ok:
+        raise ExerciseError(f"exercise {exercise}: {hint}")
+
+
+def _close(got: Any, want: torch.Tensor, exercise: str, what: str, atol: float = 1e-5) -> None:
+    _expect(isinstance(got, torch.Tensor), exercise, f"{what}: return a torch tensor, got {type(got).__name__}")
+    _expect(got.shape == want.shape, exercise, f"{what}: shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+    _expect(bool(torch.isfinite(got).all()), exercise, f"{what}: the result has inf or NaN")
+    err = float((got.detach().double() - want.double()).abs().max())
+    _expect(err <= atol, exercise, f"{what}: off by up to {err:.3g} from the expected values")
+
+
+def _own_rng(check: Callable) -> Callable:
+    """Run a check on its own copy of the global RNG: its seeds must not change what the notebook draws next."""
+    @functools.wraps(check)
+    def wrapped(*args: Any) -> None:
+        with torch.random.fork_rng():
+            check(*args)
+    return wrapped
+
+
+def _passed(exercise: str, detail: str) -> None:
+    print(PASSED.format(id=exercise) + f": {detail}")
+
+
+# ------------------------------------------------------------------------------------------------ 1: the game
+
+
+def _normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def check_optimal_d(optimal_d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """1.1: optimal_d(p_data, p_g) -> D*(x) = p_data / (p_data + p_g), elementwise."""
+    xs = torch.linspace(1, 7, 61, dtype=torch.float64)
+    p_data = _normal_pdf(xs, 4.0, 0.5)
+    for g_mean in (2.0, 3.5, 4.0):
+        p_g = _normal_pdf(xs, g_mean, 0.5 if g_mean == 4.0 else 1.0)
+        got = _call("1.1", optimal_d, p_data, p_g)
+        dense = (p_data + p_g) > 1e-3  # judged where the densities are not tiny, so a guarding epsilon is fine
+        _expect(isinstance(got, torch.Tensor) and got.shape == p_data.shape, "1.1", "return a tensor shaped like p_data")
+        _close(got[dense], (p_data / (p_data + p_g))[dense], "1.1", f"D* with G = N({g_mean}, ...)", atol=1e-5)
+    _passed("1.1", "D* = p_data / (p_data + p_g); it is 1/2 everywhere once p_g = p_data")
+
+
+def check_value(value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """1.2: value(d_real, d_fake) -> V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))] from D's probabilities."""
+    g = torch.Generator().manual_seed(0)
+    d_real, d_fake = torch.rand(64, generator=g) * 0.98 + 0.01, torch.rand(48, generator=g) * 0.98 + 0.01
+    want = d_real.log().mean() + (1 - d_fake).log().mean()
+    got = _call("1.2", value, d_real, d_fake)
+    _expect(isinstance(got, torch.Tensor) and got.numel() == 1, "1.2", "return one number (a 0-dim tensor): the two means added")
+    _close(got.reshape(()), want, "1.2", "V(D, G) on random probabilities (real and fake batches of different sizes)")
+    half = _call("1.2", value, torch.full((10,), 0.5), torch.full((10,), 0.5))
+    _close(half.reshape(()), torch.tensor(-math.log(4)), "1.2", "V when D says 1/2 everywhere")
+    _passed("1.2", f"at equilibrium (D = 1/2) V = -log 4 = {-math.log(4):.4f}")
+
+
+def check_generator_losses(saturating: Callable[[torch.Tensor], torch.Tensor],
+                           non_saturating: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """1.3: G's two losses from D's logits on fakes, minimised by G: saturating E[log(1 - D)] and
+    non-saturating -E[log D], computed stably (no inf at logits of +-100)."""
+    from .toy import _g_loss, generator_loss_gradients
+
+    logits = torch.tensor([-100.0, -8.0, -2.0, 0.0, 1.5, 6.0, 100.0])
+    for name, fn in (("saturating", saturating), ("non_saturating", non_saturating)):
+        x = logits.clone().requires_grad_(True)
+        loss = _call("1.3", fn, x)
+        _expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "1.3", f"{name}: return the mean over the batch (one number)")
+        _expect(bool(torch.isfinite(loss)), "1.3", f"{name}: inf or NaN at logits of +-100; compute log D and log(1 - D) "
+                "from the logits with F.logsigmoid (or F.softplus), not torch.log(torch.sigmoid(...))")
+        _close(loss.reshape(()), _g_loss(logits, name), "1.3", f"{name} loss (minimised by G)")
+        _expect(loss.requires_grad, "1.3", f"{name}: the loss does not depend on the logits (no gradient would reach G)")
+        (grad,) = torch.autograd.grad(loss, x)
+        want = generator_loss_gradients(torch.sigmoid(logits))[name] / len(logits)  # the mean divides by n
+        _close(grad, want, "1.3", f"{name} gradient with respect to the logits", atol=1e-6)
+    g = generator_loss_gradients(torch.tensor([0.01]))
+    _passed("1.3", f"at D(G(z)) = 0.01 the saturating gradient is {float(g['saturating']):.2f}, "
+                   f"the non-saturating {float(g['non_saturating']):.2f}: only the second lets G learn early")
+
+
+# --------------------------------------------------------------------------------------- 2: the architecture
+
+
+def check_transposed_size(size: Callable[[int, int, int, int], int]) -> None:
+    """2.1: size(n, kernel, stride, padding) -> side of ConvTranspose2d's output, checked against PyTorch."""
+    cases = [(1, 4, 1, 0), (4, 4, 2, 1), (8, 4, 2, 1), (16, 4, 2, 1), (7, 3, 2, 1), (5, 5, 3, 2), (3, 2, 2, 0), (6, 3, 1, 1)]
+    for n, k, s, p in cases:
+        want = nn.ConvTranspose2d(1, 1, k, s, p)(torch.zeros(1, 1, n, n)).shape[-1]
+        got = _call("2.1", size, n, k, s, p)
+        _expect(got == want, "2.1", f"n={n}, kernel={k}, stride={s}, padding={p}: you give {got}, PyTorch gives {want}; "
+                "the output is (n - 1) * stride - 2 * padding + kernel")
+    _passed("2.1", "kernel 4, stride 2, padding 1 doubles the side: 4 -> 8 -> 16 -> 32")
+
+
+def _guideline_problems(model: nn.Module, output_layer: bool) -> list[str]:
+    """What breaks the paper's generator guidelines in `model` (checked on its modules, in order)."""
+    mods = [m for m in model.modules() if not list(m.children())]
+    problems = []
+    if any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d)) for m in mods):
+        problems.append("no pooling: the network learns its own up-sampling")
+    if any(isinstance(m, nn.Upsample) for m in mods):
+        problems.append("no nn.Upsample: up-sample with nn.ConvTranspose2d (the paper's fractional-strided convolution)")
+    if any(isinstance(m, nn.Linear) for m in mods):
+        problems.append("no fully connected (nn.Linear) layers")
+    if not any(isinstance(m, nn.ConvTranspose2d) for m in mods):
+        problems.append("use nn.ConvTranspose2d to grow the image")
+    if any(isinstance(m, (nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU)) for m in mods):
+        problems.append("ReLU in the generator (LeakyReLU belongs to the discriminator)")
+    if not any(isinstance(m, nn.ReLU) for m in mods):
+        problems.append("ReLU after each hidden layer")
+    convs = [i for i, m in enumerate(mods) if isinstance(m, nn.ConvTranspose2d)]
+    hidden = convs[:-1] if output_layer else convs
+    if not all(i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d) for i in hidden):
+        problems.append("BatchNorm2d right after every hidden layer's convolution")
+    if output_layer and convs:
+        tail = mods[convs[-1] + 1:]
+        if any(isinstance(m, nn.BatchNorm2d) for m in tail):
+            problems.append("no BatchNorm on the output layer")
+        if not tail or not isinstance(tail[-1], nn.Tanh):
+            problems.append("end with nn.Tanh, so images are in [-1, 1] like the data")
+    return problems
+
+
+@_own_rng
+def check_generator_block(block: Callable[[int, int], nn.Module]) -> None:
+    """2.2: block(c_in, c_out) -> a module (B, c_in, s, s) -> (B, c_out, 2s, 2s) that follows the guidelines."""
+    torch.manual_seed(0)
+    m = _call("2.2", block, 16, 8)
+    _expect(isinstance(m, nn.Module), "2.2", f"return an nn.Module (nn.Sequential(...)), got {type(m).__name__}")
+    problems = _guideline_problems(m, output_layer=False)
+    _expect(not problems, "2.2", "guidelines: " + "; ".join(problems))
+    for s in (4, 8):
+        out = _call("2.2", m, torch.randn(2, 16, s, s))
+        _expect(tuple(out.shape) == (2, 8, 2 * s, 2 * s), "2.2", f"a (2, 16, {s}, {s}) input gives {tuple(out.shape)}, "
+                f"expected (2, 8, {2 * s}, {2 * s}): kernel 4, stride 2, padding 1 doubles the side")
+    _expect(bool((out >= 0).all()), "2.2", "the block's output has negative values: end it with ReLU")
+    _passed("2.2", "ConvTranspose2d(4, 2, 1) -> BatchNorm2d -> ReLU doubles the side")
+
+
+@_own_rng
+def check_generator(build: Callable[[int, int], nn.Module]) -> None:
+    """2.3: build(nz, width) -> a 32x32 RGB generator: z (B, nz, 1, 1) -> images (B, 3, 32, 32) in [-1, 1]."""
+    from .models import Generator, count_parameters
+
+    torch.manual_seed(0)
+    G = _call("2.3", build, 100, 32)
+    _expect(isinstance(G, nn.Module), "2.3", f"return an nn.Module, got {type(G).__name__}")
+    problems = _guideline_problems(G, output_layer=True)
+    _expect(not problems, "2.3", "guidelines: " + "; ".join(problems))
+    out = _call("2.3", G, torch.randn(4, 100, 1, 1))
+    _expect(tuple(out.shape) == (4, 3, 32, 32), "2.3", f"z of shape (4, 100, 1, 1) gives {tuple(out.shape)}, expected "
+            "(4, 3, 32, 32): 1 -> 4 (kernel 4, stride 1, padding 0), then 4 -> 8 -> 16 -> 32")
+    _expect(float(out.detach().abs().max()) <= 1, "2.3", "images must lie in [-1, 1]: end with nn.Tanh")
+    n, ref = count_parameters(G), count_parameters(Generator(image_size=32, width=32))
+    same = "the same as" if n == ref else f"against {ref:,} in"
+    _passed("2.3", f"{n:,} parameters, {same} the course's Generator(image_size=32, width=32)")
+
+
+# ------------------------------------------------------------------------------------------- 3: a training step
+
+
+def _tiny_gan(seed: int = 0):
+    """A small 32x32 G and D with their Adam optimisers (the paper's settings), a real batch and codes."""
+    from .data import to_model_range
+    from .faces import make_faces
+    from .models import Discriminator, Generator
+
+    torch.manual_seed(seed)
+    G, D = Generator(image_size=32, width=8), Discriminator(image_size=32, width=8)
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = to_model_range(make_faces(16, size=32, seed=seed).images)  # uint8 -> [-1, 1], as training scales them
+    z = torch.randn(2, 16, 100, 1, 1, generator=torch.Generator().manual_seed(seed))  # codes for two steps
+    return G, D, opt_G, opt_D, real, z
+
+
+def _reference_d_step(G, D, opt_D, real, z) -> torch.Tensor:
+    bce = nn.BCEWithLogitsLoss()
+    fake = G(z).detach()  # D's step must not reach into G
+    loss = bce(D(real), torch.ones(len(real))) + bce(D(fake), torch.zeros(len(fake)))  # real and fake in separate batches
+    opt_D.zero_grad()
+    loss.backward()
+    opt_D.step()
+    return loss.detach()
+
+
+def _reference_g_step(G, D, opt_G, z) -> torch.Tensor:
+    loss = nn.BCEWithLogitsLoss()(D(G(z)), torch.ones(len(z)))  # non-saturating: -log D(G(z))
+    opt_G.zero_grad()
+    loss.backward()
+    opt_G.step()
+    return loss.detach()
+
+
+def _as_loss(exercise: str, got: Any, who: str) -> torch.Tensor:
+    """A returned loss as a 0-dim tensor: a tensor of one element, or a Python number (loss.item())."""
+    if isinstance(got, numbers.Real):
+        return torch.tensor(float(got))
+    _expect(isinstance(got, torch.Tensor) and got.numel() == 1, exercise, f"return {who}'s loss, a tensor of one element "
+            f"(loss.detach()) or a number (loss.item()), got {type(got).__name__}")
+    return got
+
+
+def _params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@_own_rng
+def check_d_step(d_step: Callable) -> None:
+    """3.1: d_step(G, D, opt_D, real, z) -> D's loss, after one Adam step on D only (two calls in a row)."""
+    G, D, _, opt_D, real, z = _tiny_gan()
+    refs = copy.deepcopy((G, D, opt_D))  # one deepcopy, so the copied optimiser drives the copied D
+    g_before = _params(G)
+    for step in range(2):
+        want = _reference_d_step(*refs, real, z[step])
+        d_before = _params(D)
+        got = _as_loss("3.1", _call("3.1", d_step, G, D, opt_D, real, z[step]), "D")
+        _expect(not torch.equal(d_before, _params(D)), "3.1", "D's weights did not change: call loss.backward() and opt_D.step()")
+        _expect(all(p.grad is None or not p.grad.any() for p in G.parameters()), "3.1",
+                "G's weights got gradients in D's step: detach the fakes (G(z).detach()), so D's loss cannot reach G")
+        _close(got.reshape(()), want, "3.1", f"D's loss at step {step + 1} should be BCE(D(x), 1) + BCE(D(G(z)), 0), "
+               "with real and fake images in separate batches through D (BatchNorm statistics per batch)", atol=1e-4)
+        moved = float((_params(D) - _params(refs[1])).abs().max())
+        hint = ("call opt_D.zero_grad() before loss.backward(): gradients add up across steps" if step
+                else "D's weights are not where one Adam step puts them: opt_D.zero_grad(), loss.backward(), opt_D.step()")
+        _expect(moved < 1e-5, "3.1", hint)
+    _expect(torch.equal(g_before, _params(G)), "3.1", "D's step changed G's weights: only opt_D.step() belongs here")
+    _passed("3.1", "D's step matches the reference for two steps and leaves G alone")
+
+
+@_own_rng
+def check_g_step(g_step: Callable) -> None:
+    """3.2: g_step(G, D, opt_G, z) -> G's non-saturating loss, after one Adam step on G only (two calls in a row)."""
+    G, D, opt_G, _, _, z = _tiny_gan(1)
+    refs = copy.deepcopy((G, D, opt_G))
+    d_before = _params(D)
+    for step in range(2):
+        want = _reference_g_step(*refs, z[step])
+        g_before = _params(G)
+        got = _as_loss("3.2", _call("3.2", g_step, G, D, opt_G, z[step]), "G")
+        _expect(not torch.equal(g_before, _params(G)), "3.2",
+                "G's weights did not change: do not detach G(z) in G's step; call loss.backward() and opt_G.step()")
+        _close(got.reshape(()), want, "3.2", f"G's loss at step {step + 1} should be BCE(D(G(z)), 1), the non-saturating "
+               "-log D(G(z)) (not -BCE(D(G(z)), 0), the saturating one)", atol=1e-4)
+        moved = float((_params(G) - _params(refs[0])).abs().max())
+        hint = ("call opt_G.zero_grad() before loss.backward(): gradients add up across steps" if step
+                else "G's weights are not where one Adam step puts them: opt_G.zero_grad(), loss.backward(), opt_G.step()")
+        _expect(moved < 1e-5, "3.2", hint)
+    _expect(torch.equal(d_before, _params(D)), "3.2", "G's step changed D's weights: only opt_G.step() belongs here")
+    _passed("3.2", "G's step matches the reference for two steps and leaves D's weights alone")
+
+
+# ----------------------------------------------------------------------------------------- 4: the latent space
+
+
+def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
+    """4.1: slerp(z0, z1, t) for codes of shape (nz,), against `latent.slerp`, and the norm along the path."""
+    from . import latent
+
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(2, 100, generator=g, dtype=torch.float64)
+    for t in (0.0, 0.25, 0.5, 0.9, 1.0):
+        _close(_call("4.1", slerp, z0, z1, t), latent.slerp(z0, z1, t), "4.1", f"slerp at t = {t}", atol=1e-6)
+    mid_slerp = float(_call("4.1", slerp, z0, z1, 0.5).norm())
+    mid_lerp = float(latent.lerp(z0, z1, 0.5).norm())
+    _passed("4.1", f"halfway, |z| = {mid_slerp:.1f} on the great circle against {mid_lerp:.1f} on the straight "
+                   f"line (ends {float(z0.norm()):.1f} and {float(z1.norm()):.1f}; sqrt(100) = 10)")
+
+
+def check_equation(combine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """4.2: combine(a, b, c), each (k, nz, 1, 1) codes of one concept -> mean(a) - mean(b) + mean(c) (nz, 1, 1)."""
+    g = torch.Generator().manual_seed(0)
+    for k in (1, 3):
+        a, b, c = torch.randn(3, k, 100, 1, 1, generator=g)
+        _close(_call("4.2", combine, a, b, c), a.mean(0) - b.mean(0) + c.mean(0), "4.2", f"the result for k = {k}")
+    _passed("4.2", "each concept is the mean of its k codes; the result is mean(a) - mean(b) + mean(c)")
+
+
+# --------------------------------------------------------------------------------------------------- grading
+
+CHECKS = {  # exercise id -> the check that grades it (a notebook is graded on the checks it calls)
+    "1.1": "check_optimal_d", "1.2": "check_value", "1.3": "check_generator_losses",
+    "2.1": "check_transposed_size", "2.2": "check_generator_block", "2.3": "check_generator",
+    "3.1": "check_d_step", "3.2": "check_g_step",
+    "4.1": "check_slerp", "4.2": "check_equation",
+}
+
+
+@dataclass
+class Grade:
+    """What `grade_notebook` found: for each exercise the notebook checks, passed or the reason it did not."""
+
+    notebook: Path
+    results: dict[str, str | None]  # exercise id -> None if passed, else the one-line reason
+
+    @property
+    def passed(self) -> int:
+        return sum(r is None for r in self.results.values())
+
+    def describe(self) -> str:
+        """One line per notebook, then one indented line per exercise that did not pass."""
+        lines = [f"{self.notebook}: {self.passed}/{len(self.results)} exercises passed"]
+        lines += [f"  {i}: {r}" for i, r in self.results.items() if r is not None]
+        return "\n".join(lines)
+
+
+def _reason(outputs: list, exercise: str) -> str | None:
+    """None if the cell printed exercise `exercise`'s pass line, else the one-line reason it did not."""
+    for o in outputs:
+        if o.get("output_type") == "stream" and PASSED.format(id=exercise) in o.get("text", ""):
+            return None
+    for o in outputs:
+        if o.get("output_type") == "error":
+            value = str(o.get("evalue", "")).strip().splitlines()
+            line = f"{o.get('ename', 'Error')}: {value[0] if value else ''}"
+            return line.removeprefix("ExerciseError: ").removeprefix(f"exercise {exercise}: ")
+    return "the check did not run (the cell printed no result)"
+
+
+def grade_notebook(path: str | Path, fast: bool = True, timeout: int = 600) -> Grade:
+    """Run a student's exercise notebook top to bottom in a fresh kernel (every cell, even after an error) and
+    grade each exercise from its check's output. A notebook named NN_... is graded on exercises N.1, N.2, ...
+    (a deleted check counts as failed). `fast` sets FAST = True after the parameters cell, as CI does. This
+    executes the student's code (grade in a sandbox), and code that prints a pass line fools it: the checks
+    are for learning, not for exams."""
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError:
+        raise DCGANError("grading runs notebooks with nbclient: pip install nbclient ipykernel (both are in the 'dev' extra)") from None
+    path = Path(path)
+    if not path.is_file():
+        raise DCGANError(f"no notebook at {path}: give the path of a student's .ipynb file")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # not JSON, or not a notebook
+        raise DCGANError(f"{path} is not a readable notebook ({type(e).__name__}): give a .ipynb file") from None
+    calls = {i: [c for c in nb.cells if c.cell_type == "code" and f"{name}(" in c.source] for i, name in CHECKS.items()}
+    number = path.name.split("_")[0].lstrip("0")  # "03_training_step.ipynb" -> "3": its exercises are 3.1, 3.2
+    expected = [i for i in CHECKS if i.split(".")[0] == number] or [i for i, cells in calls.items() if cells]
+    if not expected:
+        raise DCGANError(f"{path} calls none of the exercise checks ({', '.join(CHECKS.values())}): is it an exercise notebook?")
+    if fast:
+        at = next((k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None)
+        if at is not None:
+            nb.cells.insert(at + 1, nbformat.v4.new_code_cell("FAST = True  # injected by dcgan grade"))
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
+    return Grade(path, {i: _reason(calls[i][-1].outputs, i) if calls[i] else f"the notebook no longer calls {CHECKS[i]}"
+                        for i in expected})
