@@ -245,33 +245,51 @@ def _as_loss(exercise: str, got: Any, who: str) -> torch.Tensor:
         return torch.tensor(float(got))
     _expect(isinstance(got, torch.Tensor) and got.numel() == 1, exercise, f"return {who}'s loss, a tensor of one element "
             f"(loss.detach()) or a number (loss.item()), got {type(got).__name__}")
-    return got
+    return got.reshape(())
 
 
 def _params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+def _check_two_steps(exercise: str, step: Callable, reference: Callable, nets: tuple, batches: list[tuple],
+                     learner: str, loss_should: str, unchanged_hint: str, after_call: Callable[[], None] = lambda: None) -> None:
+    """Run the student's half-step twice on nets = (G, D, optimiser) beside the reference step on a copy of them,
+    then compare the loss and the `learner`'s ('G' or 'D') weights after each step; the other net must not move."""
+    at = "GD".index(learner)
+    mine, other = nets[at], nets[1 - at]
+    refs = copy.deepcopy(nets)  # one deepcopy, so the copied optimiser drives the copied nets
+    ref_mine = refs[at]
+    other_before = _params(other)
+    name = f"opt_{learner}"
+    for i, batch in enumerate(batches):
+        want = reference(*refs, *batch)
+        before = _params(mine)
+        got = _as_loss(exercise, _call(exercise, step, *nets, *batch), learner)
+        _expect(not torch.equal(before, _params(mine)), exercise, unchanged_hint)
+        after_call()
+        _close(got, want, exercise, f"{learner}'s loss at step {i + 1} should be {loss_should}", atol=1e-4)
+        moved = float((_params(mine) - _params(ref_mine)).abs().max())
+        hint = (f"call {name}.zero_grad() before loss.backward(): gradients add up across steps" if i else
+                f"{learner}'s weights are not where one Adam step puts them: {name}.zero_grad(), loss.backward(), {name}.step()")
+        _expect(moved < 1e-5, exercise, hint)
+    _expect(torch.equal(other_before, _params(other)), exercise,
+            f"{learner}'s step changed {'GD'[1 - at]}'s weights: only {name}.step() belongs here")
+
+
 @_own_rng
 def check_d_step(d_step: Callable) -> None:
     """3.1: d_step(G, D, opt_D, real, z) -> D's loss, after one Adam step on D only (two calls in a row)."""
     G, D, _, opt_D, real, z = _tiny_gan()
-    refs = copy.deepcopy((G, D, opt_D))  # one deepcopy, so the copied optimiser drives the copied D
-    g_before = _params(G)
-    for step in range(2):
-        want = _reference_d_step(*refs, real, z[step])
-        d_before = _params(D)
-        got = _as_loss("3.1", _call("3.1", d_step, G, D, opt_D, real, z[step]), "D")
-        _expect(not torch.equal(d_before, _params(D)), "3.1", "D's weights did not change: call loss.backward() and opt_D.step()")
+
+    def g_has_no_gradient() -> None:
         _expect(all(p.grad is None or not p.grad.any() for p in G.parameters()), "3.1",
                 "G's weights got gradients in D's step: detach the fakes (G(z).detach()), so D's loss cannot reach G")
-        _close(got.reshape(()), want, "3.1", f"D's loss at step {step + 1} should be BCE(D(x), 1) + BCE(D(G(z)), 0), "
-               "with real and fake images in separate batches through D (BatchNorm statistics per batch)", atol=1e-4)
-        moved = float((_params(D) - _params(refs[1])).abs().max())
-        hint = ("call opt_D.zero_grad() before loss.backward(): gradients add up across steps" if step
-                else "D's weights are not where one Adam step puts them: opt_D.zero_grad(), loss.backward(), opt_D.step()")
-        _expect(moved < 1e-5, "3.1", hint)
-    _expect(torch.equal(g_before, _params(G)), "3.1", "D's step changed G's weights: only opt_D.step() belongs here")
+
+    _check_two_steps("3.1", d_step, _reference_d_step, (G, D, opt_D), [(real, z[0]), (real, z[1])], "D",
+                     "BCE(D(x), 1) + BCE(D(G(z)), 0), with real and fake images in separate batches through D "
+                     "(BatchNorm statistics per batch)",
+                     "D's weights did not change: call loss.backward() and opt_D.step()", after_call=g_has_no_gradient)
     _passed("3.1", "D's step matches the reference for two steps and leaves G alone")
 
 
@@ -279,21 +297,9 @@ def check_d_step(d_step: Callable) -> None:
 def check_g_step(g_step: Callable) -> None:
     """3.2: g_step(G, D, opt_G, z) -> G's non-saturating loss, after one Adam step on G only (two calls in a row)."""
     G, D, opt_G, _, _, z = _tiny_gan(1)
-    refs = copy.deepcopy((G, D, opt_G))
-    d_before = _params(D)
-    for step in range(2):
-        want = _reference_g_step(*refs, z[step])
-        g_before = _params(G)
-        got = _as_loss("3.2", _call("3.2", g_step, G, D, opt_G, z[step]), "G")
-        _expect(not torch.equal(g_before, _params(G)), "3.2",
-                "G's weights did not change: do not detach G(z) in G's step; call loss.backward() and opt_G.step()")
-        _close(got.reshape(()), want, "3.2", f"G's loss at step {step + 1} should be BCE(D(G(z)), 1), the non-saturating "
-               "-log D(G(z)) (not -BCE(D(G(z)), 0), the saturating one)", atol=1e-4)
-        moved = float((_params(G) - _params(refs[0])).abs().max())
-        hint = ("call opt_G.zero_grad() before loss.backward(): gradients add up across steps" if step
-                else "G's weights are not where one Adam step puts them: opt_G.zero_grad(), loss.backward(), opt_G.step()")
-        _expect(moved < 1e-5, "3.2", hint)
-    _expect(torch.equal(d_before, _params(D)), "3.2", "G's step changed D's weights: only opt_G.step() belongs here")
+    _check_two_steps("3.2", g_step, _reference_g_step, (G, D, opt_G), [(z[0],), (z[1],)], "G",
+                     "BCE(D(G(z)), 1), the non-saturating -log D(G(z)) (not -BCE(D(G(z)), 0), the saturating one)",
+                     "G's weights did not change: do not detach G(z) in G's step; call loss.backward() and opt_G.step()")
     _passed("3.2", "G's step matches the reference for two steps and leaves D's weights alone")
 
 
