@@ -1,7 +1,7 @@
 """Automatic checks for the course's exercises (`exercises/`): each `check_*` runs a student's function on
 cases with known answers and prints one "passed" line, or raises `ExerciseError` with a one-line hint.
 
-The checks compare against the course's own implementations (`toy`, `architecture`, `models`, `latent`) or
+The checks compare against the course's own implementations (`toy`, `architecture`, `models`, `latent`, `probes`) or
 against PyTorch itself, never against stored numbers, so a check fails for exactly the mistakes its hint
 names. `dcgan grade` runs student notebooks and counts the "passed" lines (see `PASSED`).
 """
@@ -329,6 +329,251 @@ def check_equation(combine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
     _passed("4.2", "each concept is the mean of its k codes; the result is mean(a) - mean(b) + mean(c)")
 
 
+# ---------------------------------------------------------------------------------- 5: D as a feature extractor
+
+
+def _matches(got: torch.Tensor, want: torch.Tensor, atol: float = 1e-5) -> bool:
+    """got has want's shape and values (for telling one mistake from another once a check has failed)."""
+    return got.shape == want.shape and bool(torch.isfinite(got).all()) and \
+        float((got.detach().double() - want.double()).abs().max()) <= atol
+
+
+def _pooled(D: nn.Module, x: torch.Tensor, pool: Callable[[torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
+    """Every conv layer of D pooled to 4x4 by `pool`, flattened and concatenated, in D's current BatchNorm mode."""
+    layers = [n for n in D.layer_names if n.startswith("conv")]
+    with torch.no_grad():
+        maps = D.features(x, layers)
+    return torch.cat([pool(maps[n], 4).flatten(1) for n in layers], 1)
+
+
+@_own_rng
+def check_pooled_features(pooled_features: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
+    """5.1: pooled_features(D, x) -> the paper's features (N, 16 * channels of all conv layers): every conv layer
+    max-pooled to 4x4, flattened, concatenated in order, with BatchNorm's running statistics (D arrives in
+    training mode)."""
+    import torch.nn.functional as F
+
+    from .models import Discriminator
+
+    torch.manual_seed(0)
+    D = Discriminator(image_size=32, channels=1, width=8)
+    with torch.no_grad():  # a few batches in training mode, so the running statistics are not the initial 0 and 1
+        for _ in range(3):
+            D(torch.randn(32, 1, 32, 32))
+    x = torch.rand(6, 1, 32, 32) * 2 - 1
+    D.eval()
+    want, averaged = _pooled(D, x, F.adaptive_max_pool2d), _pooled(D, x, F.adaptive_avg_pool2d)
+    D.train()
+    batch_stats = _pooled(copy.deepcopy(D), x, F.adaptive_max_pool2d)
+    got = _call("5.1", pooled_features, D, x)
+    _expect(isinstance(got, torch.Tensor), "5.1", f"return a torch tensor, got {type(got).__name__}")
+    _expect(got.dim() == 2, "5.1", f"shape {tuple(got.shape)}: return one row per image, (N, features): flatten each "
+            "pooled layer with .flatten(1) before concatenating along dim 1")
+    _expect(not got.requires_grad, "5.1", "the features carry an autograd graph (and would not convert to numpy for the "
+            "SVM): compute them under torch.no_grad()")
+    _expect(got.shape == want.shape, "5.1", f"shape {tuple(got.shape)}, expected {tuple(want.shape)} = (images, 16 x (8 + 16 + 32)): "
+            "max-pool every conv layer (conv1, conv2, conv3) to 4x4, flatten each with .flatten(1), concatenate along dim 1")
+    if not _matches(got, want):
+        _expect(not _matches(got, batch_stats), "5.1", "your features depend on the other images in the batch: call "
+                "D.eval() first, so BatchNorm uses its running statistics (D arrives in training mode)")
+        _expect(not _matches(got, averaged), "5.1", "you average-pooled: the paper max-pools (F.adaptive_max_pool2d(h, 4))")
+        _expect(not _matches(got.sort(1).values, want.sort(1).values), "5.1", "the right numbers in another order: "
+                "concatenate conv1, conv2, conv3 in that order, each flattened with .flatten(1)")
+        _close(got, want, "5.1", "the pooled features")
+    _passed("5.1", f"{want.shape[1]} numbers per image from a width-8 D, 16 x (8 + 16 + 32); "
+                   "the course's width-32 D gives 16 x (32 + 64 + 128) = 3,584")
+
+
+@_own_rng
+def check_pick_labelled(pick_labelled: Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]) -> None:
+    """5.2: pick_labelled(labels, per_class, generator) -> indices of `per_class` random examples of every class,
+    none twice, drawn with `generator` only (the same seed gives the same pick)."""
+    counts = torch.tensor([30, 12, 25, 40, 9])  # unequal classes, in shuffled order
+    labels = torch.arange(5).repeat_interleave(counts)[torch.randperm(int(counts.sum()), generator=torch.Generator().manual_seed(0))]
+
+    def pick(per_class: int, seed: int) -> torch.Tensor:
+        got = _call("5.2", pick_labelled, labels, per_class, torch.Generator().manual_seed(seed))
+        try:
+            idx = torch.as_tensor(got)
+        except Exception:
+            raise ExerciseError(f"exercise 5.2: return the indices as a tensor of integers, got {type(got).__name__}") from None
+        _expect(idx.dim() == 1, "5.2", f"shape {tuple(idx.shape)}: return one flat list of indices (torch.cat the "
+                "classes' picks), so that features[idx] is (n, features)")
+        _expect(not idx.is_floating_point() and not idx.dtype == torch.bool, "5.2",
+                f"return indices (integers) into labels, got a {idx.dtype} tensor")
+        _expect(bool(((idx >= 0) & (idx < len(labels))).all()), "5.2", f"indices must lie in 0..{len(labels) - 1}")
+        _expect(len(idx.unique()) == len(idx), "5.2", "an example is picked twice: draw without replacement (torch.randperm)")
+        got_counts = torch.bincount(labels[idx.long()], minlength=5).tolist()
+        _expect(got_counts == [per_class] * 5, "5.2", f"with per_class={per_class} your pick has {got_counts} examples of "
+                f"classes 0..4, expected {per_class} of each (the classes are of different sizes and shuffled)")
+        return idx.long().sort().values
+
+    for per_class in (1, 5, 9):
+        pick(per_class, 0)
+    torch.manual_seed(1)  # the global RNG moves between the calls; a pick drawn from it would change
+    _expect(torch.equal(pick(5, 0), pick(5, 0)), "5.2", "two calls with the same generator seed pick different examples: "
+            "draw with the generator you are given (torch.randperm(n, generator=generator)), not the global RNG")
+    _expect(len({tuple(pick(5, s).tolist()) for s in range(4)}) > 1, "5.2", "every seed picks the same examples: pick at "
+            "random with the generator (torch.randperm(n, generator=generator)), not the first ones of each class")
+    _passed("5.2", "per_class of each class, none twice, a new pick for each seed and the same pick for the same seed")
+
+
+def check_standardise(standardise: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """5.3: standardise(train, test) -> both (n, F) and (m, F) standardised with the labelled (train) set's mean
+    and std, with a small epsilon so a feature constant on the labelled set does not give 0 / 0."""
+    g = torch.Generator().manual_seed(0)
+    scale, offset = torch.tensor([1.0, 0.5, 2.0, 10.0, 0.3, 3.0]), torch.tensor([0.0, 1.0, -2.0, 5.0, 0.0, 7.0])
+    train = torch.randn(20, 6, generator=g, dtype=torch.float64) * scale + offset
+    test = torch.randn(15, 6, generator=g, dtype=torch.float64) * 1.5 * scale + offset + scale  # another spread and centre
+    train[:, 0] = test[:, 0] = 0.0  # a feature constant on the labelled set, as the digits' border pixels are
+    got = _call("5.3", standardise, train.clone(), test.clone())
+    _expect(isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got), "5.3",
+            "return two tensors: (standardised train, standardised test)")
+    tr, te = (t.detach().double() for t in got)
+    _expect(not (tr.shape == test.shape and te.shape == train.shape), "5.3", "the two results are swapped: return "
+            "(standardised train, standardised test), in that order")
+    _expect(tr.shape == train.shape and te.shape == test.shape, "5.3", f"shapes {tuple(tr.shape)} and {tuple(te.shape)}, "
+            f"expected {tuple(train.shape)} and {tuple(test.shape)}: standardise each feature (column), not each image")
+    _expect(bool(torch.isfinite(tr).all() and torch.isfinite(te).all()), "5.3", "inf or NaN: feature 0 is constant on the "
+            "labelled set (as the digits' border pixels are), so its std is 0: divide by std + 1e-6")
+    mu = train.mean(0)
+
+    def scaled(x: torch.Tensor, m: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
+        return (x - m)[:, 1:] / sd[1:]  # the constant feature 0 is judged on its own below
+
+    tol = 1e-2  # relative: any small epsilon is fine, std + 1e-4 or sqrt(var + 1e-5) as in BatchNorm
+
+    def near(got: torch.Tensor, want: torch.Tensor) -> bool:
+        return got.shape == want.shape and float(((got - want).abs() / (1 + want.abs())).max()) <= tol
+
+    ok = lambda want_tr, want_te: near(tr[:, 1:], want_tr) and near(te[:, 1:], want_te)  # noqa: E731
+    if not any(ok(scaled(train, mu, sd), scaled(test, mu, sd)) for sd in (train.std(0, correction=0), train.std(0))):
+        both = torch.cat([train, test])
+        own_test = any(near(te[:, 1:], scaled(test, test.mean(0), sd)) for sd in (test.std(0, correction=0), test.std(0)))
+        _expect(not own_test, "5.3", "you standardised the test features with their own mean and std: use the labelled set's "
+                "for both (the test images stand for ones you have not seen, so they cannot set the scale)")
+        _expect(not any(near(te[:, 1:], scaled(test, both.mean(0), sd)) for sd in (both.std(0, correction=0), both.std(0))),
+                "5.3", "you took the mean and std over labelled and test features together: use the labelled set's alone")
+        rows = lambda x: (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)  # noqa: E731 - per image
+        _expect(not (near(tr, rows(train)) or near(te, rows(test))), "5.3", "you standardised each image "
+                "(row): standardise each feature (column) over the labelled images, with mean(0) and std(0)")
+        _expect(False, "5.3", "expected (x - train.mean(0)) / (train.std(0) + 1e-6) for both sets, with the labelled "
+                "(train) set's mean and std")
+    _passed("5.3", f"the labelled features have mean 0 and std 1; the test features keep their own centre "
+                   f"(mean {float(te[:, 1:].mean()):+.2f}): they are measured with the labelled set's ruler")
+
+
+# ------------------------------------------------------------------------------------------ 6: the internals
+
+
+@_own_rng
+def check_guided_relu(guided_relu: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """6.1: guided_relu(grad_out, output) -> the gradient guided backprop passes below a ReLU: grad_out where
+    both grad_out > 0 and the unit was active (output > 0), else 0."""
+    from .probes import guided_relu_rule
+
+    torch.manual_seed(0)
+    grad_out = torch.randn(4, 8, 5, 5)
+    output = torch.nn.functional.leaky_relu(torch.randn(4, 8, 5, 5), 0.2)  # D's LeakyReLUs: negative where inactive
+    got = _call("6.1", guided_relu, grad_out.clone(), output.clone())
+    want = guided_relu_rule(grad_out, output)
+    _expect(isinstance(got, torch.Tensor), "6.1", f"return a torch tensor, got {type(got).__name__}")
+    if not _matches(got, want):
+        _expect(not _matches(got, grad_out * (output > 0)), "6.1", "that is plain backprop's rule: guided backprop also drops "
+                "the negative gradients (grad_out.clamp(min=0))")
+        _expect(not _matches(got, grad_out.clamp(min=0)), "6.1", "that is the 'deconvnet' rule: also keep only the units "
+                "that were active (output > 0)")
+        _close(got, want, "6.1", "the gradient passed down")
+    plain, guided = float((grad_out * (output > 0) != 0).float().mean()), float((want != 0).float().mean())
+    _passed("6.1", f"plain backprop passes {plain:.0%} of the entries, guided backprop {guided:.0%}: only positive "
+                   "evidence through active units")
+
+
+def check_inside_share(inside_share: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """6.2: inside_share(gradient (B, C, H, W), mask (B, H, W)) -> each image's share of saliency (sum over
+    channels of |gradient|) inside its mask (B,)."""
+    from .probes import saliency_inside
+
+    g = torch.Generator().manual_seed(0)
+    grad = torch.randn(64, 3, 32, 32, generator=g)
+    mask = torch.zeros(64, 32, 32, dtype=torch.bool)
+    for i in range(64):  # a box for a face, in another place in each image
+        top, left = i % 12, (5 * i) % 16
+        mask[i, top:top + 16, left:left + 12] = True
+        grad[i, :, top:top + 16, left:left + 12] += 0.5 * torch.randn(1, 1, 1, generator=g)  # signed: sums cancel differently
+    got = _call("6.2", inside_share, grad.clone(), mask.clone())
+    want = saliency_inside(grad, mask)
+    _expect(isinstance(got, torch.Tensor), "6.2", f"return a torch tensor, got {type(got).__name__}")
+    _expect(got.shape == want.shape, "6.2", f"shape {tuple(got.shape)}: return one share per image, shape ({len(grad)},)")
+    if not _matches(got, want):
+        s = grad.sum(1)
+        signed = (s * mask).flatten(1).sum(1) / s.flatten(1).sum(1)
+        _expect(not _matches(got, signed, 1e-4), "6.2", "positive and negative gradients cancel: sum |gradient| over the "
+                "channels first (grad.abs().sum(1))")
+        a = s.abs()
+        _expect(not _matches(got, (a * mask).flatten(1).sum(1) / a.flatten(1).sum(1), 1e-4), "6.2", "you took |.| after "
+                "summing the channels, so a pixel's colour channels can cancel: grad.abs().sum(1), not grad.sum(1).abs()")
+        _expect(not _matches(got, (grad.abs().sum(1) * mask[:1]).flatten(1).sum(1) / grad.abs().sum(1).flatten(1).sum(1), 1e-4),
+                "6.2", "each image has its own mask: use mask[i] for image i (multiply by the whole (N, H, W) mask)")
+        _close(got, want, "6.2", "the share inside the mask: (saliency inside the mask) / (all saliency), per image", atol=1e-4)
+    area = float(mask.float().mean())
+    noise = saliency_inside(torch.randn(64, 3, 32, 32, generator=g), mask)
+    _passed("6.2", f"for pure noise the share is {float(noise.mean()):.3f}, the mask's area ({area:.3f}): that is chance level")
+
+
+def _check_map_edit(exercise: str, edit: Callable, extra: tuple, want_of: Callable[[torch.Tensor, Any], torch.Tensor],
+                    wrong: dict[str, Callable[[torch.Tensor, Any], torch.Tensor]]) -> None:
+    """Run an edit of G's maps (h, channels, *extra) on post-ReLU maps; it must return want_of(h) and leave h alone.
+    `wrong` maps a hint to one typical mistake, (h, channels) -> what that mistake returns."""
+    g = torch.Generator().manual_seed(0)
+    # after a ReLU: positive; 9 images and 8 channels, so h[channels] (images, not channels) runs and can be told apart
+    h = (torch.rand(9, 8, 4, 4, generator=g) + 0.1).requires_grad_(True) * 1.0  # inside a graph, as in G
+    for channels in (torch.tensor([1, 5, 6]), [0, 7]):
+        h_before = h.detach().clone()
+        got = _call(exercise, edit, h, channels, *extra)
+        want = want_of(h_before, channels)
+        _expect(isinstance(got, torch.Tensor), exercise, f"return a torch tensor, got {type(got).__name__}")
+        _expect(torch.equal(h.detach(), h_before), exercise, "you changed h in place: return a changed copy (h.clone() "
+                "first); an in-place change of a ReLU's output breaks backpropagation through G")
+        if not _matches(got, want):
+            for hint, w in wrong.items():
+                _expect(not _matches(got, w(h_before, channels)), exercise, hint)
+            _close(got, want, exercise, f"the maps after the edit with channels={channels}")
+        _expect(got.requires_grad, exercise, "the result is cut off from G's graph: h.clone() keeps the gradient path, "
+                "h.detach() does not")
+
+
+def check_zero_maps(zero_maps: Callable[[torch.Tensor, Any], torch.Tensor]) -> None:
+    """6.3: zero_maps(h, channels) -> a copy of G's maps h (B, C, H, W) with those channels zero everywhere."""
+    from .probes import drop_maps
+
+    def images_not_channels(h, ch):
+        out = h.clone()
+        out[ch] = 0
+        return out
+
+    _check_map_edit("6.3", zero_maps, (), lambda h, ch: drop_maps(ch)(h),
+                    {"you zeroed images, not channels: channels are dimension 1, h[:, channels]": images_not_channels})
+    _passed("6.3", "those maps are zero for every image at every position; the others are untouched")
+
+
+def check_fill_maps(fill_maps: Callable[[torch.Tensor, Any, torch.Tensor], torch.Tensor]) -> None:
+    """6.4: fill_maps(h, channels, average) -> a copy of h with those channels replaced by `average`'s (C, H, W),
+    the same for every image (a "mean ablation")."""
+    from . import probes
+
+    average = torch.rand(8, 4, 4, generator=torch.Generator().manual_seed(1)) + 0.1  # a reference set's mean maps
+
+    def own_mean(h, ch):
+        return probes.fill_maps(ch, h.mean(0))(h)
+
+    _check_map_edit("6.4", fill_maps, (average,), lambda h, ch: probes.fill_maps(ch, average)(h),
+                    {"you used this batch's own average: use the `average` you are given (the maps of faces without "
+                     "glasses), so the filled maps are the same whatever the batch": own_mean,
+                     "you filled every channel: replace only h[:, channels]": lambda h, ch: average.expand_as(h).clone()})
+    _passed("6.4", "those maps now hold the reference average, the same for every z; the others are untouched")
+
+
 # --------------------------------------------------------------------------------------------------- grading
 
 CHECKS = {  # exercise id -> the check that grades it (a notebook is graded on the checks it calls)
@@ -336,6 +581,8 @@ CHECKS = {  # exercise id -> the check that grades it (a notebook is graded on t
     "2.1": "check_transposed_size", "2.2": "check_generator_block", "2.3": "check_generator",
     "3.1": "check_d_step", "3.2": "check_g_step",
     "4.1": "check_slerp", "4.2": "check_equation",
+    "5.1": "check_pooled_features", "5.2": "check_pick_labelled", "5.3": "check_standardise",
+    "6.1": "check_guided_relu", "6.2": "check_inside_share", "6.3": "check_zero_maps", "6.4": "check_fill_maps",
 }
 
 

@@ -3,7 +3,8 @@
 * D as a feature extractor (section 5.1): every convolution layer of D max-pooled to a 4x4 grid, concatenated,
   and a linear L2-SVM trained on a few labels (`d_features`, `few_label_accuracy`).
 * Guided backpropagation of D's features (section 6.2, Figure 5): which pixels excite a unit
-  (`guided_backprop`), and how much of that saliency falls on the face (`saliency_inside`).
+  (`guided_backprop`, with `guided_relu_rule` at every activation unless given another rule), and how much of
+  that saliency falls on the face (`saliency_inside`).
 * Forgetting to draw (section 6.3.1): a logistic regression on G's feature maps, inside versus outside the
   boxes of an object, picks the maps that draw it (`map_weights`); zeroing them (`drop_maps`), or fixing them
   to their average on samples without the object (`fill_maps` with `average_maps`), is an edit for
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,9 @@ def few_label_accuracy(train_features: Any, train_labels: Any, test_features: An
         rng = np.random.default_rng([seed, d])
         idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), per_class, replace=False) for c in classes])
         mu, sd = xtr[idx].mean(0), xtr[idx].std(0) + 1e-6
-        svm = LinearSVC(C=C, max_iter=5000).fit((xtr[idx] - mu) / sd / scale, ytr[idx])
+        # random_state fixes liblinear's shuffling, which otherwise draws from numpy's global RNG and can flip
+        # a borderline prediction from one process to the next
+        svm = LinearSVC(C=C, max_iter=5000, random_state=0).fit((xtr[idx] - mu) / sd / scale, ytr[idx])
         accs.append(float((svm.predict((xte - mu) / sd / scale) == yte).mean()))
     return np.array(accs)
 
@@ -104,14 +107,26 @@ def few_label_accuracy(train_features: Any, train_labels: Any, test_features: An
 # ------------------------------------------------------------------------------------------ guided backprop
 
 
-def guided_backprop(D: nn.Module, images: torch.Tensor, layer: str, unit: int | None = None) -> torch.Tensor:
+Rule = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (gradient from above, activation's output) -> gradient below
+
+
+def guided_relu_rule(grad_out: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """Guided backprop's rule at a ReLU: pass the gradient only where it is positive *and* the unit was active
+    (output > 0, which is where its input was > 0). Plain backprop keeps negative gradients too; the
+    "deconvnet" rule ignores whether the unit was active."""
+    return grad_out.clamp(min=0) * (output > 0)
+
+
+def guided_backprop(D: nn.Module, images: torch.Tensor, layer: str, unit: int | None = None,
+                    rule: Rule = guided_relu_rule) -> torch.Tensor:
     """Guided-backprop gradient of a D layer w.r.t. the images -> (B, C, S, S).
 
     `unit=None` backpropagates the sum of the layer's activations; `unit=k` the maximal response of
     channel k (the paper's "maximal axis-aligned responses"). At every ReLU/LeakyReLU, backward hooks pass
     a gradient only where it is positive *and* the unit's input was positive. LeakyReLU is treated as
     a ReLU here: its 0.2 slope on the negative side would let every inactive path through, and the map
-    would show what the unit sees rather than what excites it.
+    would show what the unit sees rather than what excites it. `rule(grad_out, output)` replaces that rule
+    (exercise 6 plugs in its own; `lambda g, out: g * (out > 0)` gives plain backprop through ReLUs).
     """
     if layer not in D.layer_ends:
         raise DCGANError(f"unknown layer {layer!r}; choose from {D.layer_names}")
@@ -123,7 +138,7 @@ def guided_backprop(D: nn.Module, images: torch.Tensor, layer: str, unit: int | 
         m.inplace = False  # backward hooks cannot wrap an in-place op
         hooks.append(m.register_forward_hook(lambda mod, inp, out: outputs.__setitem__(mod, out.detach())))
         # out > 0 exactly where the input was > 0 (ReLU and LeakyReLU keep the sign)
-        hooks.append(m.register_full_backward_hook(lambda mod, g_in, g_out: (g_out[0].clamp(min=0) * (outputs[mod] > 0),)))
+        hooks.append(m.register_full_backward_hook(lambda mod, g_in, g_out: (rule(g_out[0], outputs[mod]),)))
     device = next(D.parameters()).device
     x = to_model_range(images).to(device).detach().clone().requires_grad_(True)  # never touch the caller's tensor
     try:

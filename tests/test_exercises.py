@@ -203,6 +203,191 @@ def test_equation():
     fails(ex.check_equation, lambda a, b, c: a - b + c, match="shape")
 
 
+# ---------------------------------------------------------------------------------- 5: D as a feature extractor
+
+
+def pooled_features(D, x):
+    D.eval()
+    layers = [n for n in D.layer_names if n.startswith("conv")]
+    with torch.no_grad():
+        maps = D.features(x, layers)
+    return torch.cat([F.adaptive_max_pool2d(maps[n], 4).flatten(1) for n in layers], 1)
+
+
+def test_pooled_features(capsys):
+    passes(ex.check_pooled_features, pooled_features)
+    assert "16 x (8 + 16 + 32)" in capsys.readouterr().out
+    fails(ex.check_pooled_features, not_started, match="5.1: not done yet")
+    fails(ex.check_pooled_features, _pooled_as_is, match="call D.eval")  # D left in training mode: batch statistics
+    fails(ex.check_pooled_features, lambda D, x: _pooled_as_is(D.eval(), x, F.adaptive_avg_pool2d), match="average-pooled")
+    fails(ex.check_pooled_features, lambda D, x: _pooled_as_is(D.eval(), x, reverse=True), match="another order")
+    fails(ex.check_pooled_features, lambda D, x: _pooled_as_is(D.eval(), x, layers=["conv2", "conv3"]), match=r"16 x \(8 \+ 16")
+    fails(ex.check_pooled_features, lambda D, x: _pooled_as_is(D.eval(), x, pool=2), match="expected")
+    unflattened = lambda D, x: torch.cat([F.adaptive_max_pool2d(m, 4) for m in D.eval().features(x, ["conv1", "conv2", "conv3"]).values()], 1)  # noqa: E731
+    fails(ex.check_pooled_features, unflattened, match=r"flatten each pooled layer with \.flatten\(1\)")
+    with_graph = lambda D, x: torch.cat([F.adaptive_max_pool2d(m, 4).flatten(1) for m in D.eval().features(x, ["conv1", "conv2", "conv3"]).values()], 1)  # noqa: E731
+    fails(ex.check_pooled_features, with_graph, match="no_grad")
+    fails(ex.check_pooled_features, lambda D, x: pooled_features(D, x).numpy(), match="return a torch tensor")
+
+
+def _pooled_as_is(D, x, pool_fn=F.adaptive_max_pool2d, reverse=False, layers=("conv1", "conv2", "conv3"), pool=4):
+    """D's pooled features in whatever BatchNorm mode D is in; the knobs make the typical mistakes."""
+    with torch.no_grad():
+        maps = D.features(x, list(layers))
+    parts = [pool_fn(maps[n], pool).flatten(1) for n in layers]
+    return torch.cat(parts[::-1] if reverse else parts, 1)
+
+
+def pick_labelled(labels, per_class, generator):
+    return torch.cat([(labels == c).nonzero().flatten()[torch.randperm(int((labels == c).sum()), generator=generator)[:per_class]]
+                      for c in labels.unique()])
+
+
+def test_pick_labelled():
+    passes(ex.check_pick_labelled, pick_labelled)
+    passes(ex.check_pick_labelled, lambda labels, k, g: pick_labelled(labels, k, g).tolist())  # a list is fine
+    first = lambda labels, k, g: torch.cat([(labels == c).nonzero().flatten()[:k] for c in labels.unique()])  # noqa: E731
+    fails(ex.check_pick_labelled, first, match="every seed picks the same")
+    global_rng = lambda labels, k, g: pick_labelled(labels, k, None)  # noqa: E731 - randperm(generator=None): the global RNG
+    fails(ex.check_pick_labelled, global_rng, match="not the global RNG")
+    with_replacement = lambda labels, k, g: torch.cat([(labels == c).nonzero().flatten()[  # noqa: E731
+        torch.randint(int((labels == c).sum()), (k,), generator=g)] for c in labels.unique()])
+    fails(ex.check_pick_labelled, with_replacement, match="picked twice")
+    overall = lambda labels, k, g: torch.randperm(len(labels), generator=g)[: 5 * k]  # noqa: E731 - not stratified
+    fails(ex.check_pick_labelled, overall, match="of each")
+    fails(ex.check_pick_labelled, lambda labels, k, g: pick_labelled(labels, k, g).view(-1, k), match="one flat list")
+    fails(ex.check_pick_labelled, lambda labels, k, g: pick_labelled(labels, k, g).float(), match="integers")
+    fails(ex.check_pick_labelled, lambda labels, k, g: pick_labelled(labels, k, g) + len(labels), match="must lie in")
+    fails(ex.check_pick_labelled, lambda labels, k, g: "indices", match="tensor of integers")
+
+
+def standardise(train, test):
+    mu, sd = train.mean(0), train.std(0) + 1e-6
+    return (train - mu) / sd, (test - mu) / sd
+
+
+def test_standardise(capsys):
+    passes(ex.check_standardise, standardise)
+    assert "keep their own centre" in capsys.readouterr().out
+    population = lambda a, b: ((a - a.mean(0)) / a.std(0, correction=0).clamp_min(1e-8),  # noqa: E731 - numpy's std, a clamp
+                               (b - a.mean(0)) / a.std(0, correction=0).clamp_min(1e-8))
+    passes(ex.check_standardise, population)
+    passes(ex.check_standardise, lambda a, b: ((a - a.mean(0)) / (a.std(0) + 1e-4), (b - a.mean(0)) / (a.std(0) + 1e-4)))
+    batchnorm_eps = lambda a, b: tuple((x - a.mean(0)) / (a.var(0, correction=0) + 1e-5).sqrt() for x in (a, b))  # noqa: E731
+    passes(ex.check_standardise, batchnorm_eps)
+    fails(ex.check_standardise, lambda a, b: standardise(a, b)[::-1], match="swapped")
+    fails(ex.check_standardise, lambda a, b: standardise(a, b)[0], match="return two tensors")
+    fails(ex.check_standardise, lambda a, b: (standardise(a, b)[0][:, :3], standardise(a, b)[1][:, :3]), match="each feature")
+    fails(ex.check_standardise, lambda a, b: ((a - a.mean(0)) / a.std(0), (b - a.mean(0)) / a.std(0)), match="inf or NaN")
+    fails(ex.check_standardise, lambda a, b: (standardise(a, a)[0], standardise(b, b)[0]), match="their own mean")
+    both = lambda a, b: standardise(torch.cat([a, b]), a)[1:] + standardise(torch.cat([a, b]), b)[1:]  # noqa: E731
+    fails(ex.check_standardise, both, match="together")
+    per_image = lambda a, b: tuple((x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6) for x in (a, b))  # noqa: E731
+    fails(ex.check_standardise, per_image, match="each image")
+    fails(ex.check_standardise, lambda a, b: (a - a.mean(0), b - a.mean(0)), match="expected")
+
+
+# ------------------------------------------------------------------------------------------ 6: the internals
+
+
+def test_guided_relu(capsys):
+    passes(ex.check_guided_relu, lambda g, out: g.clamp(min=0) * (out > 0))
+    assert re.search(r"plain backprop passes \d+% of the entries, guided backprop \d+%", capsys.readouterr().out)
+    fails(ex.check_guided_relu, lambda g, out: g * (out > 0), match="plain backprop's rule")
+    fails(ex.check_guided_relu, lambda g, out: g.clamp(min=0), match="deconvnet")
+    fails(ex.check_guided_relu, lambda g, out: (g.clamp(min=0) * (out > 0),), match="return a torch tensor")
+    fails(ex.check_guided_relu, lambda g, out: g.clamp(min=0) * (out > 0.5), match="off by")
+
+
+def test_guided_backprop_takes_a_rule():
+    """The exercise plugs its rule into probes.guided_backprop: the default rule, passed explicitly, changes
+    nothing, and plain backprop gives another (signed) map."""
+    from dcgan_lib.models import Discriminator
+    from dcgan_lib.probes import guided_backprop, guided_relu_rule
+
+    torch.manual_seed(0)
+    D, x = Discriminator(image_size=32, width=8).eval(), torch.rand(2, 3, 32, 32) * 2 - 1
+    default = guided_backprop(D, x, "conv3")
+    assert torch.equal(default, guided_backprop(D, x, "conv3", rule=guided_relu_rule))
+    plain = guided_backprop(D, x, "conv3", rule=lambda g, out: g * (out > 0))
+    assert not torch.allclose(plain, default)
+
+
+def inside_share(grad, mask):
+    s = grad.abs().sum(1)
+    return (s * mask).flatten(1).sum(1) / s.flatten(1).sum(1)
+
+
+def test_inside_share(capsys):
+    passes(ex.check_inside_share, inside_share)
+    share, area = (float(v) for v in re.search(r"share is ([\d.]+), the mask's area \(([\d.]+)\)", capsys.readouterr().out).groups())
+    assert abs(share - area) < 0.01  # noise is as likely inside the mask as outside: chance is the area
+    fails(ex.check_inside_share, lambda g, m: (g.sum(1) * m).flatten(1).sum(1) / g.sum(1).flatten(1).sum(1), match="cancel")
+    fails(ex.check_inside_share, lambda g, m: inside_share(g.sum(1, keepdim=True), m), match="after summing the channels")
+    fails(ex.check_inside_share, lambda g, m: inside_share(g, m[:1].expand_as(m)), match="its own mask")
+    fails(ex.check_inside_share, lambda g, m: inside_share(g, m).tolist(), match="return a torch tensor")
+    fails(ex.check_inside_share, lambda g, m: inside_share(g, m).mean(), match="one share per image")
+    fails(ex.check_inside_share, lambda g, m: (g.abs().sum(1) * m).flatten(1).sum(1) / m.flatten(1).sum(1), match="per image")
+
+
+def zero_maps(h, channels):
+    out = h.clone()
+    out[:, channels] = 0
+    return out
+
+
+def fill_maps(h, channels, average):
+    out = h.clone()
+    out[:, channels] = average[channels]
+    return out
+
+
+def test_zero_maps():
+    passes(ex.check_zero_maps, zero_maps)
+    passes(ex.check_zero_maps, lambda h, ch: h.index_fill(1, torch.as_tensor(ch), 0.0))
+
+    def in_place(h, ch):
+        h[:, ch] = 0
+        return h
+
+    fails(ex.check_zero_maps, in_place, match="in place")
+    def images_not_channels(h, ch):
+        out = h.clone()
+        out[ch] = 0
+        return out
+
+    fails(ex.check_zero_maps, images_not_channels, match="zeroed images, not channels")
+    fails(ex.check_zero_maps, lambda h, ch: zero_maps(h.detach(), ch), match="cut off from G's graph")
+    fails(ex.check_zero_maps, lambda h, ch: h * 0, match="off by")
+    fails(ex.check_zero_maps, lambda h, ch: zero_maps(h, ch).tolist(), match="return a torch tensor")
+
+
+def test_fill_maps():
+    passes(ex.check_fill_maps, fill_maps)
+    fails(ex.check_fill_maps, lambda h, ch, avg: fill_maps(h, ch, h.mean(0)), match="batch's own average")
+    fails(ex.check_fill_maps, lambda h, ch, avg: avg.expand_as(h).clone(), match="every channel")
+    fails(ex.check_fill_maps, lambda h, ch, avg: zero_maps(h, ch), match="off by")
+    fails(ex.check_fill_maps, not_started, match="6.4: not done yet")
+    fails(ex.check_fill_maps, lambda h, ch, avg: fill_maps(h.detach(), ch, avg), match="cut off from G's graph")
+
+
+def test_an_in_place_edit_breaks_backpropagation_through_g():
+    """The reason 6.3's hint gives for returning a copy: G's hidden layers end in a ReLU, whose backward pass
+    needs its output as it was."""
+    from dcgan_lib.models import Generator
+
+    G = Generator(image_size=32, width=8)
+    z = torch.randn(2, 100, 1, 1)
+    G(z, edits={"block2": lambda h: zero_maps(h, [0])}).sum().backward()  # a copy: fine
+
+    def in_place(h):
+        h[:, 0] = 0
+        return h
+
+    with pytest.raises(RuntimeError, match="inplace"):
+        G(z, edits={"block2": in_place}).sum().backward()
+
+
 # --------------------------------------------------------------------------------------------------- grading
 
 ROOT = Path(__file__).parent.parent
