@@ -36,6 +36,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float) -> torch.
     omega = torch.arccos(cos.clamp(-1.0, 1.0))
     if omega.abs() < 1e-6:  # (nearly) parallel: slerp degenerates to lerp
         return lerp(z0, z1, t)
+    if omega > math.pi - 1e-3:  # sin(omega) ~ 0: every great circle joins them, and the formula gives noise
+        raise ValueError("slerp: z0 and z1 point in opposite directions, so no single great circle joins them; "
+                         "pick another pair of codes (Gaussian codes almost never are)")
     t = torch.as_tensor(t, dtype=z0.dtype)
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 

@@ -41,6 +41,16 @@ def test_slerp_of_parallel_vectors_falls_back_to_lerp():
     assert torch.allclose(slerp(z, 2 * z, 0.5), 1.5 * z, atol=1e-5)
 
 
+def test_slerp_between_opposite_codes_is_refused():
+    """No single great circle joins z and -z; the formula would divide ~0 by ~0 and return noise."""
+    z = z_from_seed(0).flatten()
+    with pytest.raises(ValueError, match="opposite directions"):
+        slerp(z, -z, 0.5)
+    with pytest.raises(ValueError, match="opposite directions"):
+        interpolate(z, -z, 4)
+    assert torch.isfinite(slerp(z, -z + 0.5 * z_from_seed(1).flatten(), 0.5)).all()  # far from opposite: fine
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="lerp' or 'slerp"):
         interpolate(z_from_seed(0), z_from_seed(1), 4, "cubic")
