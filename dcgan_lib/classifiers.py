@@ -196,15 +196,10 @@ def _faces_data(n: int, seed: int, size: int) -> tuple[torch.Tensor, dict[str, t
 
 def _digits_split(image_size: int = INPUT_SIZE, seed: int = DIGITS_SPLIT_SEED):
     """scikit-learn's digits as (train_x, train_y, test_x, test_y): a stratified 75/25 split, fixed by `seed`."""
-    from .datasets import load_digits
+    from .datasets import holdout_mask, load_digits
 
     images, labels = load_digits(image_size)
-    g = torch.Generator().manual_seed(seed)
-    test = torch.zeros(len(labels), dtype=torch.bool)
-    for c in range(10):  # stratified: a quarter of each class
-        idx = (labels == c).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        test[idx[: len(idx) // 4]] = True
+    test = holdout_mask(labels, seed)  # a quarter of each class
     return images[~test], labels[~test], images[test], labels[test]
 
 

@@ -232,6 +232,19 @@ def load_digits(image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.from_numpy(bunch.target).long()
 
 
+def holdout_mask(labels: torch.Tensor, seed: int = 0, fraction: float = 0.25) -> torch.Tensor:
+    """A stratified held-out set: `fraction` of each class (rounded down), picked at random with `seed`
+    -> bool (N,), True for the held-out examples. The same labels and seed give the same mask."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must lie between 0 and 1, got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    held_out = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        held_out[idx[torch.randperm(len(idx), generator=g)[: int(len(idx) * fraction)]]] = True
+    return held_out
+
+
 def load_in_memory(
     name: str,
     root: str | Path,

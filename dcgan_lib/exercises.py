@@ -338,10 +338,12 @@ def _matches(got: torch.Tensor, want: torch.Tensor, atol: float = 1e-5) -> bool:
         float((got.detach().double() - want.double()).abs().max()) <= atol
 
 
-def _pooled(D: nn.Module, x: torch.Tensor, pool: Callable[[torch.Tensor, int], torch.Tensor]) -> torch.Tensor:
-    """Every conv layer of D pooled to 4x4 by `pool`, flattened and concatenated, in D's current BatchNorm mode."""
+def _pooled(D: nn.Module, x: torch.Tensor, pool: Callable[[torch.Tensor, int], torch.Tensor], batch_stats: bool) -> torch.Tensor:
+    """`probes.d_features` with another pooling or BatchNorm mode: the features of two typical mistakes."""
+    from .models import batchnorm_mode
+
     layers = [n for n in D.layer_names if n.startswith("conv")]
-    with torch.no_grad():
+    with torch.no_grad(), batchnorm_mode(D, batch_stats):
         maps = D.features(x, layers)
     return torch.cat([pool(maps[n], 4).flatten(1) for n in layers], 1)
 
@@ -354,6 +356,7 @@ def check_pooled_features(pooled_features: Callable[[nn.Module, torch.Tensor], t
     import torch.nn.functional as F
 
     from .models import Discriminator
+    from .probes import d_features
 
     torch.manual_seed(0)
     D = Discriminator(image_size=32, channels=1, width=8)
@@ -361,10 +364,8 @@ def check_pooled_features(pooled_features: Callable[[nn.Module, torch.Tensor], t
         for _ in range(3):
             D(torch.randn(32, 1, 32, 32))
     x = torch.rand(6, 1, 32, 32) * 2 - 1
-    D.eval()
-    want, averaged = _pooled(D, x, F.adaptive_max_pool2d), _pooled(D, x, F.adaptive_avg_pool2d)
-    D.train()
-    batch_stats = _pooled(copy.deepcopy(D), x, F.adaptive_max_pool2d)
+    want = d_features(D, x)  # the course's features: running statistics, whatever mode D is in
+    averaged, batch_stats = _pooled(D, x, F.adaptive_avg_pool2d, False), _pooled(D, x, F.adaptive_max_pool2d, True)
     got = _call("5.1", pooled_features, D, x)
     _expect(isinstance(got, torch.Tensor), "5.1", f"return a torch tensor, got {type(got).__name__}")
     _expect(got.dim() == 2, "5.1", f"shape {tuple(got.shape)}: return one row per image, (N, features): flatten each "
@@ -436,10 +437,12 @@ def check_standardise(standardise: Callable[[torch.Tensor, torch.Tensor], tuple[
             f"expected {tuple(train.shape)} and {tuple(test.shape)}: standardise each feature (column), not each image")
     _expect(bool(torch.isfinite(tr).all() and torch.isfinite(te).all()), "5.3", "inf or NaN: feature 0 is constant on the "
             "labelled set (as the digits' border pixels are), so its std is 0: divide by std + 1e-6")
-    mu = train.mean(0)
+    def stats(x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """x's per-feature mean with either std (population or sample): both are right."""
+        return [(x.mean(0), sd) for sd in (x.std(0, correction=0), x.std(0))]
 
     def scaled(x: torch.Tensor, m: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
-        return (x - m)[:, 1:] / sd[1:]  # the constant feature 0 is judged on its own below
+        return (x - m)[:, 1:] / sd[1:]  # the constant feature 0 only has to stay finite (checked above)
 
     tol = 1e-2  # relative: any small epsilon is fine, std + 1e-4 or sqrt(var + 1e-5) as in BatchNorm
 
@@ -447,13 +450,12 @@ def check_standardise(standardise: Callable[[torch.Tensor, torch.Tensor], tuple[
         return got.shape == want.shape and float(((got - want).abs() / (1 + want.abs())).max()) <= tol
 
     ok = lambda want_tr, want_te: near(tr[:, 1:], want_tr) and near(te[:, 1:], want_te)  # noqa: E731
-    if not any(ok(scaled(train, mu, sd), scaled(test, mu, sd)) for sd in (train.std(0, correction=0), train.std(0))):
-        both = torch.cat([train, test])
-        own_test = any(near(te[:, 1:], scaled(test, test.mean(0), sd)) for sd in (test.std(0, correction=0), test.std(0)))
-        _expect(not own_test, "5.3", "you standardised the test features with their own mean and std: use the labelled set's "
-                "for both (the test images stand for ones you have not seen, so they cannot set the scale)")
-        _expect(not any(near(te[:, 1:], scaled(test, both.mean(0), sd)) for sd in (both.std(0, correction=0), both.std(0))),
-                "5.3", "you took the mean and std over labelled and test features together: use the labelled set's alone")
+    if not any(ok(scaled(train, m, sd), scaled(test, m, sd)) for m, sd in stats(train)):
+        _expect(not any(near(te[:, 1:], scaled(test, m, sd)) for m, sd in stats(test)), "5.3", "you standardised the "
+                "test features with their own mean and std: use the labelled set's for both (the test images stand "
+                "for ones you have not seen, so they cannot set the scale)")
+        _expect(not any(near(te[:, 1:], scaled(test, m, sd)) for m, sd in stats(torch.cat([train, test]))), "5.3",
+                "you took the mean and std over labelled and test features together: use the labelled set's alone")
         rows = lambda x: (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)  # noqa: E731 - per image
         _expect(not (near(tr, rows(train)) or near(te, rows(test))), "5.3", "you standardised each image "
                 "(row): standardise each feature (column) over the labelled images, with mean(0) and std(0)")
@@ -510,11 +512,9 @@ def check_inside_share(inside_share: Callable[[torch.Tensor, torch.Tensor], torc
         signed = (s * mask).flatten(1).sum(1) / s.flatten(1).sum(1)
         _expect(not _matches(got, signed, 1e-4), "6.2", "positive and negative gradients cancel: sum |gradient| over the "
                 "channels first (grad.abs().sum(1))")
-        a = s.abs()
-        _expect(not _matches(got, (a * mask).flatten(1).sum(1) / a.flatten(1).sum(1), 1e-4), "6.2", "you took |.| after "
+        _expect(not _matches(got, saliency_inside(s.abs(), mask), 1e-4), "6.2", "you took |.| after "
                 "summing the channels, so a pixel's colour channels can cancel: grad.abs().sum(1), not grad.sum(1).abs()")
-        _expect(not _matches(got, (grad.abs().sum(1) * mask[:1]).flatten(1).sum(1) / grad.abs().sum(1).flatten(1).sum(1), 1e-4),
-                "6.2", "each image has its own mask: use mask[i] for image i (multiply by the whole (N, H, W) mask)")
+        _expect(not _matches(got, saliency_inside(grad, mask[:1].expand_as(mask)), 1e-4), "6.2", "each image has its own mask: use mask[i] for image i (multiply by the whole (N, H, W) mask)")
         _close(got, want, "6.2", "the share inside the mask: (saliency inside the mask) / (all saliency), per image", atol=1e-4)
     area = float(mask.float().mean())
     noise = saliency_inside(torch.randn(64, 3, 32, 32, generator=g), mask)

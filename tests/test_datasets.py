@@ -119,6 +119,18 @@ def test_load_digits_is_sklearns_digits_upsampled():
     assert np.corrcoef(pooled.ravel(), original.ravel())[0, 1] > 0.97
 
 
+def test_holdout_mask_takes_the_same_share_of_every_class():
+    labels = torch.arange(4).repeat_interleave(torch.tensor([8, 13, 4, 21]))[torch.randperm(46)]
+    mask = D.holdout_mask(labels, seed=3)
+    assert mask.dtype == torch.bool and mask.shape == labels.shape
+    assert torch.bincount(labels[mask], minlength=4).tolist() == [2, 3, 1, 5]  # a quarter of each class, rounded down
+    assert torch.equal(mask, D.holdout_mask(labels, seed=3))
+    assert not torch.equal(mask, D.holdout_mask(labels, seed=4))
+    assert D.holdout_mask(labels, fraction=0.5)[labels == 0].sum() == 4
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        D.holdout_mask(labels, fraction=1.0)
+
+
 def test_digits_through_load_in_memory_with_three_channels(tmp_path):
     images, labels = D.load_in_memory("digits", tmp_path / "ignored", image_size=16, channels=3)
     grey, _ = D.load_digits(16)

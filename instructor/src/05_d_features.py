@@ -38,7 +38,7 @@ from sklearn.svm import LinearSVC
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.data import to_model_range
-from dcgan_lib.datasets import load_digits
+from dcgan_lib.datasets import holdout_mask, load_digits
 from dcgan_lib.exercises import check_pick_labelled, check_pooled_features, check_standardise
 from dcgan_lib.viz import grid_image
 
@@ -112,10 +112,7 @@ check_pick_labelled(pick_labelled)
 # digits per class from the pool, one class per column:
 
 # %%
-g = torch.Generator().manual_seed(SEED)
-test = torch.zeros(len(labels), dtype=torch.bool)
-test[torch.cat([(labels == c).nonzero().flatten()[torch.randperm(int((labels == c).sum()), generator=g)]
-                [: int((labels == c).sum()) // 4] for c in range(10)])] = True
+test = holdout_mask(labels, SEED)  # bool (1797,): a random quarter of each class, the same as notebook 06's
 y_pool, y_test = labels[~test], labels[test]
 idx = pick_labelled(y_pool, 10, torch.Generator().manual_seed(SEED))
 idx = idx[y_pool[idx].argsort(stable=True)]  # grouped by class, whatever order your pick returned

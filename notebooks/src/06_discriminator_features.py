@@ -45,7 +45,7 @@ import torch
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.data import to_model_range
-from dcgan_lib.datasets import load_digits
+from dcgan_lib.datasets import holdout_mask, load_digits
 from dcgan_lib.faces import make_faces
 
 torch.manual_seed(SEED)
@@ -93,12 +93,7 @@ features = {
     "pixels": to_model_range(images).flatten(1),
     "faces D (transfer)": probes.d_features(D_faces, images.repeat(1, 3, 1, 1)),
 }
-# a fixed, stratified test quarter; labelled examples are drawn from the other three quarters
-g = torch.Generator().manual_seed(SEED)
-test = torch.zeros(len(labels), dtype=torch.bool)
-for c in range(10):
-    idx = (labels == c).nonzero().flatten()
-    test[idx[torch.randperm(len(idx), generator=g)[: len(idx) // 4]]] = True
+test = holdout_mask(labels, SEED)  # a fixed test quarter of each class; labelled examples come from the rest
 print(f"labelled pool {int((~test).sum())} digits, test set {int(test.sum())} digits")
 print({k: v.shape[1] for k, v in features.items()}, "dimensions")
 
