@@ -190,6 +190,20 @@ def test_terms_sharing_a_nuisance_fix_arithmetic_where_the_attribute_flips_with_
         linear_readout(pool, "long_hair", torch.arange(len(pool)) < 8)
 
 
+def test_balanced_read_out_sees_chance_where_plain_accuracy_sees_the_larger_share():
+    def rare_labeller(images):  # "rare": ~20% of codes, in thin slivers no plane can follow; "sharp": a half-space
+        v = images.flatten(1)
+        return {"rare": (torch.sin(1000 * v[:, 2]) > 0.8).float(), "sharp": torch.sigmoid(20 * v[:, 0])}
+
+    pool = label_pool(CodeAsImage(), rare_labeller, 8000, seed=0, batch_size=1000)
+    share = float(pool.labels["rare"][6000:].mean())
+    plain, _ = linear_readout(pool, "rare")
+    balanced, _ = linear_readout(pool, "rare", balanced=True)
+    assert 0.1 < share < 0.3 and abs(plain - (1 - share)) < 0.02 and abs(balanced - 0.5) < 0.02, (share, plain, balanced)
+    # where one direction does carry the attribute, both scores say so
+    assert min(linear_readout(pool, "sharp")[0], linear_readout(pool, "sharp", balanced=True)[0]) > 0.97
+
+
 def test_classifier_labeller_gives_the_class_it_reads_as_one_hot_labels():
     from dcgan_lib.classifiers import AttributeClassifier
 
