@@ -165,6 +165,10 @@ if not FAST:
 #   logistic regression from z to the judge's verdict on G(z), fitted on three quarters of the pool and
 #   scored on the rest. If one direction in z carried the attribute, it would be right almost every time.
 #   More codes per concept shrink the noise; the curve after it measures how much that helps.
+# - **Not a matter of when training stops.** Would an earlier snapshot of G be more linear? The README's
+#   table from `benchmarks/linearity_over_training.py` measures faces32's recipe every four epochs. Smiling
+#   grows more linear as G learns it, while long hair grows less linear as G spreads it from a fifth of its
+#   faces to the data's half. No snapshot reaches 80% on both equations.
 
 # %%
 for name in ("smiling", "eyeglasses", "long_hair"):
