@@ -159,9 +159,10 @@ def test_minibatch_std_covers_more_modes_than_plain_gan():
         return int((nearest_mode_shares(r.snapshots[-1]["samples"], r.centres) >= 0.05).sum())
 
     # Which modes a run covers sharply at one instant is chaotic (float rounding differs between ensemble
-    # sizes and CPUs); where its mass is, is not: the plain GAN piles it near one mode at a time.
-    top = [nearest_mode_shares(s["samples"], plain.centres).max().item() for s in plain.snapshots[1:]]
-    assert sorted(top)[len(top) // 2] > 0.8  # median over training
+    # sizes, CPUs and torch versions); where its mass is, is not: the plain GAN piles it near one or two modes
+    # at a time (torch 2.15: mostly one, the top mode's median share above 0.8; torch 2.14.1: two, 0.57).
+    top2 = [nearest_mode_shares(s["samples"], plain.centres).topk(2).values.sum().item() for s in plain.snapshots[1:]]
+    assert sorted(top2)[len(top2) // 2] > 0.85  # median over training
     assert plain.final["modes_covered"] <= 2 and reached(plain) <= 3
     assert reached(remedied) == 8
     assert remedied.final["high_quality"] > plain.final["high_quality"] + 0.1
