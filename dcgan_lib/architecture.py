@@ -276,13 +276,15 @@ def train_and_evaluate(variant: str, data: Any, *, epochs: int = 1, seed: int = 
     return G, row
 
 
-def format_ablation_table(rows: list[dict[str, Any]], data_rates: dict[str, float] | None = None) -> str:
-    """Ablation rows (from `train_and_evaluate`) as aligned text, one line per run, the data's rates last."""
+def format_ablation_table(rows: list[dict[str, Any]], data_rates: dict[str, float] | None = None, times: bool = True) -> str:
+    """Ablation rows (from `train_and_evaluate`) as aligned text, one line per run, the data's rates last.
+    `times=False` leaves out the training time (a notebook prints it beside each run, and its table stays
+    the same from one run to the next)."""
     cols = [("variant", "<15", "variant"), ("seed", ">5", "seed"), ("params_G", ">10,", "G params"), ("params_D", ">10,", "D params"),
             ("train_s", ">9.0f", "train s"), ("gap_closed", ">7.2f", "gap"), ("fd", ">7.1f", "FD"), ("D_x", ">7.2f", "D(x)"),
             ("D_G_z", ">9.2f", "D(G(z))"), ("smiling", ">9.2f", "smiling"), ("eyeglasses", ">9.2f", "glasses"),
             ("long_hair", ">11.2f", "long hair"), ("turn_std", ">10.2f", "turn std")]
-    cols = [c for c in cols if not rows or c[0] in rows[0]]
+    cols = [c for c in cols if (not rows or c[0] in rows[0]) and (times or c[0] != "train_s")]
     head = "".join(f"{label:{fmt[0] if fmt[0] in '<>' else '>'}{_w(fmt)}}" for _, fmt, label in cols)
     lines = [head]
     for r in rows:

@@ -320,7 +320,7 @@ def _ensure_mnist_raw(cls: type, label: str, root: Path, raw: Path, download: bo
         except (URLError, OSError, RuntimeError) as exc:
             _raise(
                 f"could not download {label} (no network?): {_short(exc)}: use the offline default {OFFLINE_DEFAULT} "
-                f"or copy {', '.join(missing)} (or their .gz) into {raw} (see README)"
+                f"or copy {', '.join(missing)} (or their .gz) into {raw} (see docs/datasets.md)"
             )
         missing = [f for f in _MNIST_FILES if not (raw / f).is_file()]
     if missing:
@@ -335,7 +335,7 @@ def _ensure_mnist_raw(cls: type, label: str, root: Path, raw: Path, download: bo
         if len(missing) == len(_MNIST_FILES):
             _raise(
                 f"{label} not found under {root}: pass --download (needs internet) or put "
-                f"{', '.join(_MNIST_FILES)} (or their .gz) in {raw} (see README)"
+                f"{', '.join(_MNIST_FILES)} (or their .gz) in {raw} (see docs/datasets.md)"
             )
         _raise(
             f"{label} is incomplete in {raw}: missing {', '.join(missing)} (torchvision needs the train and t10k "
@@ -378,7 +378,7 @@ def _load_cifar10(root: str | Path, download: bool, train: bool) -> tuple[torch.
         except (URLError, OSError, RuntimeError) as exc:
             _raise(
                 f"could not download CIFAR-10 (no network?): {_short(exc)}: use the offline default "
-                f"{OFFLINE_DEFAULT} or copy {_CIFAR_ARCHIVE} into {root} and unpack it there (see README)"
+                f"{OFFLINE_DEFAULT} or copy {_CIFAR_ARCHIVE} into {root} and unpack it there (see docs/datasets.md)"
             )
         missing = [f for f in _CIFAR_FILES if not (folder / f).is_file()]
     if missing:
@@ -390,7 +390,7 @@ def _load_cifar10(root: str | Path, download: bool, train: bool) -> tuple[torch.
         if len(missing) == len(_CIFAR_FILES):
             _raise(
                 f"CIFAR-10 not found under {root}: pass --download (needs internet) or unpack {_CIFAR_ARCHIVE} into "
-                f"{root} so that {folder}/data_batch_1..5, test_batch and batches.meta exist (see README)"
+                f"{root} so that {folder}/data_batch_1..5, test_batch and batches.meta exist (see docs/datasets.md)"
             )
         _raise(f"CIFAR-10 is incomplete in {folder}: missing {', '.join(missing)}: unpack {_CIFAR_ARCHIVE} again")
     try:
@@ -668,7 +668,7 @@ def _diagnose_celeba(root: Path, base: Path, download_error: BaseException | Non
         _raise(
             f"CelebA not found under {root}: download img_align_celeba.zip, list_attr_celeba.txt and "
             f"list_eval_partition.txt by hand from {CELEBA_URL} and unzip/copy them into {base}, so that "
-            f"{images}/000001.jpg exists (see README); --download often hits the Google Drive quota{tried}"
+            f"{images}/000001.jpg exists (see docs/datasets.md); --download often hits the Google Drive quota{tried}"
         )
     if not images.is_dir():
         if archive.is_file():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from pathlib import Path
 
 import torch
 
@@ -14,6 +15,31 @@ PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit
 def on_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
+
+
+def enable_colab_widgets() -> None:
+    """On Colab, turn on its custom widget manager, which draws ipywidgets' sliders and images in the output
+    (Colab's built-in one covers fewer widgets); elsewhere do nothing. (Returns nothing, so that the last line
+    of a notebook cell prints nothing.)"""
+    if on_colab():
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
+
+
+DRIVE = Path("/content/drive")  # where Colab mounts Google Drive
+
+
+def runs_folder(path: str | Path) -> Path:
+    """The folder a notebook's training runs write to, created if missing. On Colab, a path under
+    /content/drive mounts Google Drive first, so checkpoints there outlive a disconnected runtime."""
+    path = Path(path)
+    if on_colab() and DRIVE in path.parents and not (DRIVE / "MyDrive").is_dir():
+        from google.colab import drive
+
+        drive.mount(str(DRIVE))  # asks the user to allow access, once per runtime
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def cpu_name() -> str:

@@ -29,6 +29,11 @@ NOT_STARTED = "not done yet: replace `raise NotImplementedError` with your code,
 class ExerciseError(AssertionError):
     """A student's answer is wrong (or not written yet); the message says what to look at."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback (its hook for exceptions that explain themselves): the
+        check's one line, in red. A traceback through this module would bury the hint at its bottom."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 def _call(exercise: str, fn: Callable, *args: Any) -> Any:
     """fn(*args), with "not started" and crashes turned into a one-line ExerciseError."""

@@ -37,7 +37,8 @@ _RGB = {  # palettes in [0, 1]; flat and bold so a small DCGAN learns them quick
 }
 # Pale "studio" backgrounds, brighter than every hair colour (one per BACKGROUNDS name). Not the default:
 # benchmarks/background_tie.py trains on them to test whether the default mid-tone backgrounds, which sit
-# between dark and light hair, are what ties G's long-hair direction to the hair colour (README, notebook 05).
+# between dark and light hair, are what ties G's long-hair direction to the hair colour (notebook 05;
+# docs/results.md, "Pale backgrounds loosen the tie").
 STUDIO_BACKGROUNDS: tuple[tuple[float, float, float], ...] = (
     (0.90, 0.93, 0.98), (0.91, 0.96, 0.90), (0.98, 0.95, 0.88), (0.96, 0.91, 0.95), (0.88, 0.97, 0.97))
 _EYE_WHITE = (0.98, 0.98, 0.96)

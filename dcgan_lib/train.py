@@ -237,7 +237,11 @@ def train(
         warnings.warn(f"--precision {cfg.precision} applies on CUDA only; training in fp32 on {device}", stacklevel=2)
     if cfg.r1 and use_amp and autocast_dtype == torch.float16:
         raise DCGANError("--r1 differentiates D's gradient, which fp16 loss scaling does not cover: use --precision bf16 or fp32")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and autocast_dtype == torch.float16)
+    fp16_scaling = use_amp and autocast_dtype == torch.float16
+    if hasattr(torch.amp, "GradScaler"):
+        scaler = torch.amp.GradScaler("cuda", enabled=fp16_scaling)
+    else:  # torch < 2.3 (pyproject allows 2.2) has only the CUDA one, deprecated from 2.4 on
+        scaler = torch.cuda.amp.GradScaler(enabled=fp16_scaling)
     bce = nn.BCEWithLogitsLoss()
     steps_per_epoch = data.steps_per_epoch(cfg.batch_size)
     total = cfg.epochs * steps_per_epoch

@@ -5,6 +5,16 @@ Each widget is a `VBox` holding its controls and one persistent `ipywidgets.Imag
 `continuous_update=False`, so a drag costs one redraw when it ends. One 32×32 image takes a few
 milliseconds on a CPU. `update()` can also be called directly, which is how the tests and the notebook
 time it without a browser.
+
+Works with ipywidgets 7.7 (Colab's front end ships 7.7.1) and 8.x (JupyterLab 4); run under 7.7.1 by
+`.ci/colab_like.sh`. The differences this module meets are handled where they occur:
+- `Image.value` is `bytes` in 7 but a `memoryview` in 8: read it through `_LatentView.png`, which is bytes in both.
+- `tooltip` is a trait of `Button` only in 7 (every DOMWidget has one in 8; 7's other widgets have
+  `description_tooltip` and drop an unknown `tooltip=` with a warning), so only the buttons get tooltips.
+- Unchanged between the two, checked: `hold_sync`, `observe`/`unobserve`, `Button.on_click`/`click`,
+  `BoundedIntText` and `FloatSlider` (clamping, `continuous_update`), `Layout(width=...)`, `Label`, and which
+  classes are `ValueWidget`s. Display goes through `_ipython_display_` in 7 and `_repr_mimebundle_` in 8;
+  neither is called here.
 """
 
 from __future__ import annotations
@@ -52,6 +62,12 @@ class _LatentView(widgets.VBox):
         self.last_redraw_s = 0.0  # wall time of the last update(), for the notebook's responsiveness check
         self.children = [*controls, widgets.HBox([self.image, self.readout])]
 
+    @property
+    def png(self) -> bytes:
+        """The PNG bytes on show. ipywidgets 8 keeps `Image.value` as a memoryview (7: bytes), which compares
+        equal to bytes but has no bytes methods (`startswith`, `decode`), so read the image through this."""
+        return bytes(self.image.value)
+
     def code(self) -> torch.Tensor:
         """The code (nz, 1, 1) the controls point at."""
         raise NotImplementedError
@@ -85,6 +101,7 @@ class InterpolationSlider(_LatentView):
         self.method = method
         self.seed_a, self.seed_b = _seed_box("seed A", seed_a), _seed_box("seed B", seed_b)
         self.t = _slider("t", 0.0, 1.0, 0.05)
+        # Button has its own `tooltip` in ipywidgets 7 too; other 7.x widgets would drop one (see the module's docstring)
         self.new_pair = widgets.Button(description="new pair", tooltip="the next two seeds")
         super().__init__(G, [widgets.HBox([self.seed_a, self.seed_b, self.new_pair]), self.t], scale, labeller)
         self.new_pair.on_click(self._next_pair)

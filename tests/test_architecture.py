@@ -175,7 +175,8 @@ def test_train_and_evaluate_gives_one_row():
     assert row["variant"] == "relu-d" and row["steps"] == 2 and row["params_G"] == count_parameters(G)
     assert {"gap_closed", "fd", "smiling", "eyeglasses", "long_hair", "turn_std", "D_x", "D_G_z"} <= set(row)
     text = format_ablation_table([row], {"smiling": 0.5})
-    assert "relu-d" in text and "the data" in text
+    assert "relu-d" in text and "the data" in text and "train s" in text
+    assert "train s" not in format_ablation_table([row], {"smiling": 0.5}, times=False)
     with pytest.raises(ValueError, match="unknown architecture variant"):
         train_and_evaluate("nope", data)
 

@@ -211,7 +211,7 @@ def test_mnist_missing_names_folder_and_files(tmp_path):
         D.load_in_memory("mnist", tmp_path / "data")
     assert_one_line(
         excinfo, "MNIST not found", "--download", "needs internet", str(tmp_path / "data" / "MNIST" / "raw"),
-        "train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "README",
+        "train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "docs/datasets.md",
     )  # fmt: skip
 
 

@@ -439,3 +439,16 @@ def test_grade_command(tmp_path, capsys):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), tmp_path / "other.ipynb")
     assert main(["grade", str(tmp_path / "other.ipynb")]) == 2
     assert "calls none of the exercise checks" in capsys.readouterr().err
+
+
+def test_a_failed_check_shows_one_line_in_a_notebook():
+    """In a kernel, a wrong answer prints the check's hint alone, not a traceback through exercises.py."""
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from dcgan_lib.exercises import check_transposed_size\n"
+        "check_transposed_size(lambda n, kernel, stride, padding: n * stride)")])
+    nbclient.NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
+    (error,) = [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    assert error.ename == "ExerciseError" and error.evalue.startswith("exercise 2.1: n=1, kernel=4")
+    assert len(error.traceback) == 1 and "exercise 2.1" in error.traceback[0], error.traceback
+    assert "exercises.py" not in "".join(error.traceback)

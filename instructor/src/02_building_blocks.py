@@ -15,16 +15,10 @@ SEED = 0
 # %% [markdown]
 # ## Install the course (Colab only)
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/exercises
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import torch
 from torch import nn
 
@@ -135,7 +129,7 @@ grid_image(samples, nrow=8, scale=3)
 # 3. BatchNorm would force every image's colours to a batch mean and spread that the data do not have, and
 #    it makes samples depend on their batch. The paper reports that BatchNorm on all layers caused sample
 #    oscillation and instability. Notebook 02's short runs do not show that clearly: over four seeds,
-#    BatchNorm everywhere cannot be told apart from the baseline at 300 steps (README, claims table). An
+#    BatchNorm everywhere cannot be told apart from the baseline at 300 steps ([the claims table](../docs/results.md#the-papers-claims-reproduced)). An
 #    honest answer is "the paper says so; our budget is too small to confirm it".
 
 # %% [markdown]

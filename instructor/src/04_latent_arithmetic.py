@@ -21,16 +21,10 @@ if FAST:  # tiny settings for the test suite: same code, rates too noisy to judg
 # %% [markdown]
 # ## Install the course (Colab only)
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/exercises
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import torch
 
 from dcgan_lib.checkpoint import load_generator
@@ -136,7 +130,7 @@ for k in (1, 3):
 # 3. Long hair is not one direction in z: the generator ties it to hair colour. A linear read-out from z
 #    predicts long hair for only 77% of codes, and grey hair's long-hair direction points partly against
 #    black and brown hair's. The subtraction therefore removes one colour's long hair but not another's.
-#    Notebook 05 and the README measure this (78% / 80% when the three terms share a hair colour).
+#    Notebook 05 and [the results](../docs/results.md#vector-arithmetic-why-k--3-stays-under-80) measure this (78% / 80% when the three terms share a hair colour).
 
 # %% [markdown]
 # ## Summary

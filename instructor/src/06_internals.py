@@ -25,16 +25,10 @@ if FAST:  # tiny settings for the test suite: same code, numbers too noisy to ju
 # %% [markdown]
 # ## Install the course (Colab only)
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/exercises
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import torch
 
 from dcgan_lib import checkpoint, probes

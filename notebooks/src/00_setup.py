@@ -18,16 +18,10 @@ SEED = 0
 # the repository (code, shipped checkpoints and classifiers) and installs it when `dcgan_lib` is missing.
 # Every notebook starts with this same cell; here it is followed by a report of the versions in use.
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 from dcgan_lib.environment import report
 
 print(report())
@@ -49,11 +43,14 @@ print(f"training will use: {device}; a 256x256 matmul there gives a tensor of sh
 
 # %% [markdown]
 # ## Widgets
-# Move the slider: the text beside it should show the square of the value. If you see
-# `IntSlider(value=3, ...)` as plain text instead of a slider, widgets are not rendering:
-# - JupyterLab: `pip install "ipywidgets>=8" jupyterlab_widgets` and restart JupyterLab.
-# - Classic notebook: `pip install "ipywidgets>=8" widgetsnbextension`.
-# - Colab: run `from google.colab import output; output.enable_custom_widget_manager()`.
+# Move the slider: the text beside it should show the square of the value.
+#
+# Before you run the cell below, its saved output is a line of text, `HBox(children=(IntSlider(value=4, ...`:
+# that is normal, JupyterLab only draws a widget once a kernel has made it. Run the cell. If you *still* see that
+# text instead of a slider, widgets are not rendering:
+# - JupyterLab 4: `pip install "ipywidgets>=8" jupyterlab_widgets`, then restart JupyterLab.
+# - Jupyter Notebook 7 or the classic notebook: `pip install ipywidgets widgetsnbextension`.
+# - Colab: the install cell above turns on Colab's custom widget manager; run it again.
 #
 # Every later notebook also draws a static picture, so you can follow the course without widgets.
 

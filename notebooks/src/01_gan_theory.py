@@ -23,16 +23,10 @@ N_SEEDS = 5  # 2-D seeds: SEED, SEED + 1, ...
 # ## Install the course (Colab only)
 # The same cell as in every notebook: on Colab it clones and installs the course when `dcgan_lib` is missing.
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import math
 import time
 from pathlib import Path
@@ -347,13 +341,13 @@ def modes_reached(r):
 
 
 print(f"after {STEPS_2D} steps, seeds {SEEDS}")
-print(f"{'remedy':>17} | {'modes covered per seed':^24} | mean covered | high quality | modes reached | seconds")
+print(f"{'remedy':>17} | {'modes covered per seed':^24} | mean covered | high quality | modes reached | time")
 for remedy, rs in runs.items():
     modes = [r.final["modes_covered"] for r in rs]
     quality = np.mean([r.final["high_quality"] for r in rs])
     reached = np.mean([modes_reached(r) for r in rs])
     print(f"{remedy:>17} | {str(modes):^24} | {np.mean(modes):8.1f}/8   | {quality:11.1%} | {reached:9.1f}/8   | "
-          f"{sum(r.seconds for r in rs):7.0f}")
+          f"{sum(r.seconds for r in rs):4.0f} s")
 
 # %% [markdown]
 # Modes covered over training (mean over the seeds), and the last snapshot of every run:

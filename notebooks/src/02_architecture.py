@@ -22,16 +22,10 @@ BASELINE_SEEDS = 2  # the baseline is trained with this many seeds: their spread
 # ## Install the course (Colab only)
 # The same cell as in every notebook: on Colab it clones and installs the course when `dcgan_lib` is missing.
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -254,7 +248,7 @@ for name in arch.VARIANTS:
 from dcgan_lib.evaluate import attribute_rates
 
 real_rates = attribute_rates(data.images[:EVAL_N].cpu())
-print(arch.format_ablation_table(rows, real_rates))
+print(arch.format_ablation_table(rows, real_rates, times=False))  # the times are printed above
 
 # %% [markdown]
 # And what each variant draws from the same 16 latent codes (BatchNorm in running-statistics mode). Above

@@ -25,21 +25,20 @@ COLLAPSE_IMAGES = 12_800  # one epoch (100 steps) of fine-tuning the shipped G i
 N_EVAL = 1_000  # samples for attribute rates and diversity
 N_FD = 2_000  # samples for the Fréchet distance of the live run (the shipped history used 2,000)
 GPU_EPOCHS = 10  # the 64x64 run, on a CUDA GPU only
+RUNS = "../runs/nb03"  # where the runs write their checkpoints; on Colab, "/content/drive/MyDrive/dcgan/nb03" keeps them on Drive
 
 # %% [markdown]
 # ## Install the course (Colab only)
 # The same cell as in every notebook: on Colab it fetches and installs the course when `dcgan_lib` is missing.
+# On Colab, set `RUNS` in the cell above to a folder on your Google Drive (for example
+# `"/content/drive/MyDrive/dcgan/nb03"`): Drive is mounted when the runs start, and the checkpoints survive a
+# disconnected runtime. After a disconnect, continue a run as section 3 shows (`train(cfg, resume=True)`)
+# rather than running the notebook from the top, which starts the runs afresh.
+
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
 # %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
-
 import inspect
 import json
 import shutil
@@ -55,6 +54,7 @@ from IPython.display import Image
 from dcgan_lib import checkpoint
 from dcgan_lib.data import load_data
 from dcgan_lib.diagnostics import diagnose, diversity, recent, spread_ratio, start_from
+from dcgan_lib.environment import runs_folder
 from dcgan_lib.evaluate import attribute_rates, evaluate_generator
 from dcgan_lib.faces import make_faces
 from dcgan_lib.latent import sample_z
@@ -65,9 +65,9 @@ from dcgan_lib.viz import LivePlot, plot_grids, plot_history, plot_quality, save
 if FAST:  # CI: a few steps of everything
     N_IMAGES, EPOCHS, MORE_EPOCHS, FAIL_EPOCHS, COLLAPSE_IMAGES, N_EVAL, N_FD = 256, 1, 1, 1, 256, 200, 200
 
-RUNS = Path("../runs/nb03")  # runs/ is ignored by git; each run below writes its own folder here
 shutil.rmtree(RUNS, ignore_errors=True)  # train() never overwrites a checkpoint, so start clean on a re-run
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; runs go to {RUNS.resolve()}")
+RUNS = runs_folder(RUNS)  # each run below writes its own folder here; a path under /content/drive mounts Drive
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; runs go to {RUNS}")
 
 # %% [markdown]
 # ## 1 · The loop, line by line
@@ -164,7 +164,7 @@ Image(filename=str(gif))
 
 # %% [markdown]
 # ## 5 · How good is the live run? And the shipped one?
-# The course measures a generator with its own face classifier (`dcgan_lib.evaluate`, see the README):
+# The course measures a generator with its own face classifier (`dcgan_lib.evaluate`; [docs/results.md](../docs/results.md#measuring-a-generator-offline-dcgan-evaluate)):
 # the Fréchet distance in the classifier's feature space with its floor (two sets of real faces) and ceiling
 # (an untrained G), the share of that gap G closed, and the rates of smiling, eyeglasses and long hair
 # against the data's. It compares those rates within each hair colour too and names the worst colour: an
@@ -204,11 +204,11 @@ assert max(held[a + "_diff"] for a in ("smiling", "eyeglasses", "long_hair")) <=
 
 # %% [markdown]
 # The card's held-out evaluation (other z's and other real faces than the ones the run was watched with,
-# rates on 10,000 images each) is printed last. The shipped generator closes more than 99% of the gap
+# rates on 10,000 images each) is printed last. The shipped generator closes 0.995 of the gap
 # between an untrained G and real data, and all three attribute rates come out within 0.05 of the data's.
 # Long hair was the hard one: without R1 the default configuration draws it too rarely however long it
 # trains, 0.08 on average over its snapshots from epoch 18 to 62 and 0.05–0.10 in its last epochs (measured
-# on 10,000 images; the README's "faces32 needed R1"). With R1 the held-out evaluation puts it 0.016 off.
+# on 10,000 images; [faces32 needed R1](../docs/results.md#faces32-needed-r1-for-long-hair)). With R1 the held-out evaluation puts it 0.016 off.
 #
 # ## 6 · Quality against wall time
 # **The CPU configuration.** Those evaluations against the training clock (evaluation time excluded). The
@@ -244,7 +244,7 @@ print(f"epoch {last['epoch']:.0f} in the history: long hair generated {last['lon
 # ```
 #
 # (`--precision bf16` does not speed these small networks up: on an H100 at 64×64 it measured 9,552 images/s
-# against 11,824 in fp32; the README has the numbers.)
+# against 11,824 in fp32; [the GPU notes](../docs/development.md#on-a-gpu) have the numbers.)
 #
 # Be warned, honestly: **plain 64×64 runs failed here.** Two CPU runs at width 32 (seeds 0 and 1) collapsed
 # within two epochs: D won, D(G(z)) fell towards 0, and the fixed-noise samples became one face. Those are
@@ -255,7 +255,7 @@ print(f"epoch {last['epoch']:.0f} in the history: long hair generated {last['lon
 # On an H100 (lent to the project for one session) this cell's run, width 64 and seed 0, did **not**
 # collapse: gap closed 0.69 after its 10 epochs (about 30 s). The 25-epoch command above reached 0.90 in
 # 61 s, but drew smiles, glasses and short hair 0.08–0.11 too often. With `--r1 1 --epochs 36` (2 minutes)
-# two seeds met every course target (gap closed 0.99; rates within 0.03). The README has the numbers.
+# two seeds met every course target (gap closed 0.99; rates within 0.03). [The results](../docs/results.md#at-width-64-on-a-gpu-tried-on-the-lent-h100-not-shipped) have the numbers.
 
 # %%
 cfg64 = TrainConfig(image_size=64, width=64, epochs=GPU_EPOCHS, seed=SEED, eval_every=5, out=str(RUNS / "faces64"), progress=False)
@@ -295,7 +295,8 @@ if not FAST:
 
 # %%
 plot_grids({f"healthy, epoch {FAIL_EPOCHS}": RUNS / "live" / "samples" / f"epoch_{FAIL_EPOCHS:03d}.png",
-            f"G crippled, epoch {FAIL_EPOCHS}": RUNS / "d_wins" / "samples" / f"epoch_{FAIL_EPOCHS:03d}.png"}, size=3);
+            f"G crippled, epoch {FAIL_EPOCHS}": RUNS / "d_wins" / "samples" / f"epoch_{FAIL_EPOCHS:03d}.png"}, size=3)
+plt.show()
 
 # %% [markdown]
 # ### 7b · Mode collapse

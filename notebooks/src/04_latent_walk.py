@@ -24,16 +24,10 @@ if FAST:  # tiny settings for the test suite: same code, numbers too noisy to ju
 # %% [markdown]
 # ## Install the course (Colab only)
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -243,7 +237,9 @@ to_pil(torch.cat([images[check.generated_index[pairs]], to_model_range(train[che
 # ## Sliders: walk it yourself
 # The widgets below keep **one** image and redraw it when you let go of a slider (`continuous_update=False`).
 # A drag therefore costs one generator call, a few milliseconds on a CPU. Under the image, the classifier
-# says what it sees.
+# says what it sees. (Until you run a widget's cell, its saved output is a line of text such as
+# `InterpolationSlider(children=...`: run the notebook and the sliders appear. If they never do, notebook 00's
+# widget section says what to install.)
 #
 # **Between two codes.** Pick two seeds, or press "new pair", and move t from 0 to 1 along the slerp path.
 

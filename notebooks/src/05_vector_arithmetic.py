@@ -24,16 +24,10 @@ if FAST:  # tiny settings for the test suite: same code, numbers too noisy to ju
 # %% [markdown]
 # ## Install the course (Colab only)
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -165,8 +159,8 @@ if not FAST:
 #   logistic regression from z to the judge's verdict on G(z), fitted on three quarters of the pool and
 #   scored on the rest. If one direction in z carried the attribute, it would be right almost every time.
 #   More codes per concept shrink the noise; the curve after it measures how much that helps.
-# - **Not a matter of when training stops.** Would an earlier snapshot of G be more linear? The README's
-#   table from `benchmarks/linearity_over_training.py` measures faces32's recipe every four epochs. Smiling
+# - **Not a matter of when training stops.** Would an earlier snapshot of G be more linear? [A table](../docs/results.md#stopping-earlier-does-not-help-either-measured-over-training)
+#   from `benchmarks/linearity_over_training.py` measures faces32's recipe every four epochs. Smiling
 #   grows more linear as G learns it, while long hair grows less linear as G spreads it from a fifth of its
 #   faces to the data's half. No snapshot reaches 80% on both equations.
 
@@ -284,7 +278,7 @@ print(f"G's pool minus real faces: {gap[0]:+.3f} overall, {gap[1]:+.3f} on grey 
 # %% [markdown]
 # G's overall long-hair rate is close to the real faces' (0.026 lower), but on grey hair it is 0.098 lower.
 # (`dcgan evaluate --seed 1`, on 10,000 generated and 10,000 real faces, finds 0.016 and 0.107 for faces32;
-# the README quotes those.) That is why `dcgan evaluate` (notebook 03) also compares every rate within each
+# [docs/results.md](../docs/results.md#measuring-a-generator-offline-dcgan-evaluate) quotes those.) That is why `dcgan evaluate` (notebook 03) also compares every rate within each
 # hair colour and names the worst one.
 #
 # The arithmetic suffers from this. If a, b and c are faces of different hair colours, mean(a) − mean(b)
@@ -405,46 +399,23 @@ if CELEBA_ROOT.is_dir() and (CELEBA_RUN / "checkpoint.pt").is_file():
             r = arithmetic_trials(G_celeba, celeba_pool, eq, celeba_labeller, k=k, trials=DRAWS, seed=SEED * 1000 + k)
             print(f"CelebA  {eq.name[:40]:40s} k={k}: {r.describe()}")
 else:
-    print(f"CelebA skipped: needs the images in {CELEBA_ROOT.resolve()} and a trained generator in "
-          f"{(CELEBA_RUN / 'checkpoint.pt').resolve()} (see the cell above); everything else ran on procedural faces.")
+    print(f"CelebA skipped: needs the images in {CELEBA_ROOT} and a trained generator in {CELEBA_RUN / 'checkpoint.pt'} "
+          "(paths from this notebooks/ folder; see the cell above); everything else ran on procedural faces.")
 
 # %%
 print(f"notebook wall time: {time.perf_counter() - notebook_start:.0f} s")
 
 # %% [markdown]
 # ## Summary
-# - A **concept vector** is the mean of the codes of k samples the classifier labels confidently. Arithmetic
-#   on them, mean(a) − mean(b) + mean(c), carries attributes from one face to another, as in the paper's
-#   Figure 7.
-# - **Averaging is what makes it work.** Over hundreds of random draws, k = 3 succeeds much more often than
-#   k = 1 on both equations, and more codes help further. k = 1 results also fall off the shell of radius √nz
-#   where G's codes live.
-# - **Honest result:** with the shipped 32×32 generator, the paper's plain equations at k = 3 stay **below
-#   the course's 80% target** (about 62% and 69% over 500 draws each at the default settings). Both pass
-#   80% from k = 10. The weak half of each equation is long hair: a linear read-out of z predicts it for
-#   only about three codes in four, against nearly nine in ten for smiling and eyeglasses.
-# - **Why:** the generator has tied long hair to hair colour. Within one colour long hair is far more
-#   linear, but its direction in z differs between colours (grey hair's points partly against the dark
-#   colours', cosines −0.24 to −0.49). When the three terms of an equation share a hair colour, k = 3
-#   improves to about 78% and 80%: the glasses equation just reaches 80%, the smiling one still misses it.
-#   Grey hair remains a weak spot, since even within that colour long hair is hard to read from z. Concept
-#   arithmetic works best when the concepts differ only in what you want to carry over.
-# - **Where the tie comes from, partly:** the default backgrounds are mid-tones, so long dark hair darkens
-#   the pixels beside the face and long grey hair lightens them. A faces32 trained on the same faces with
-#   pale backgrounds loosens the tie (grey's direction no longer points against the dark colours') and
-#   gains 7 to 14 points at k = 3, but still stays under 80%. The README's "Pale backgrounds" paragraph has
-#   the numbers and `benchmarks/background_tie.py` the experiment.
-# - **Not an unlucky seed:** twelve more generators trained with faces32's recipe on a GPU (eight seeds at
-#   width 32, four at width 64) gave k = 3 between 53% and 68% on the smiling equation and between 60% and
-#   71% on the glasses one. None reached 80%, and k = 3 beat k = 1 on both equations in all of them
-#   (`benchmarks/seed_sweep.py`; the README's "typical seed" paragraph).
-# - The **turn vector** (right − left mean codes) turns heads. Along the path between the mean codes of four
-#   left- and four right-looking faces, the classifier's turn reading rises almost monotonically: Spearman
-#   correlation with the position 0.98 on average over 50 independent draws, though only 30% of the paths
-#   rise at every step (88.7% of the steps do). Means of four codes lie well inside the shell (norm about 5),
-#   where G still draws faces. Means of *all* the codes lie so near the origin that the middle of the path
-#   between them is no face at all, yet the reading there still rises: a monotone reading is not proof of
-#   faces.
-# - The same functions take a CelebA labeller (Smiling, Male, Eyeglasses). That cell needs the data and a
-#   CelebA generator, so it did not run for the outputs shown here.
+# - A **concept vector** is the mean of the codes of k samples that show the concept; mean(a) − mean(b) +
+#   mean(c) carries an attribute from one face to another, as in the paper's Figure 7.
+# - **Averaging is what makes it work:** k = 3 beats k = 1 on both of the paper's equations, and more codes
+#   help further (k = 10 passes 80% on both).
+# - **Honest result:** at k = 3 this generator stays under the course's 80% target (62% and 69%). The weak
+#   half is long hair, which G ties to hair colour: the same equations with terms of one hair colour reach
+#   78% and 80%.
+# - The **turn vector** (right − left) turns heads: the classifier's reading rises almost monotonically along
+#   the path (Spearman 0.980). A monotone reading alone is no proof of faces, though.
+# - The experiments behind the 80% (seeds, backgrounds, epochs) are in
+#   [the results](../docs/results.md#vector-arithmetic-why-k--3-stays-under-80).
 # - Next: **06 · D as a feature extractor**.

@@ -27,16 +27,10 @@ if FAST:  # tiny settings for the test suite: same code, numbers too noisy to ju
 # On your own machine you installed the package with `pip install -e ".[dev]"`. On Colab, this cell clones
 # the repository (code, shipped checkpoints and classifiers) and installs it when `dcgan_lib` is missing.
 
-# %%
-try:
-    import dcgan_lib
-except ImportError:  # Colab or a fresh kernel: fetch the course with its data/ folder, then install it
-    !git clone -q --depth 1 https://github.com/dcgan-course/dcgan-course.git
-    %pip install -q -e dcgan-course
-    import sys; sys.path.insert(0, "dcgan-course")  # an editable install is only seen after a restart
-    %cd dcgan-course/notebooks
-    import dcgan_lib
+# %% tags=["install"]
+# (tools/nbbuild.py writes the install cell here: the same cell in every notebook)
 
+# %%
 import time
 
 import matplotlib.pyplot as plt
@@ -226,7 +220,7 @@ from pathlib import Path
 from dcgan_lib.datasets import load_in_memory
 from dcgan_lib.errors import DCGANError
 
-repo = Path(dcgan_lib.__file__).resolve().parents[1]
+repo = Path("..")  # the repository's root, seen from this notebooks/ folder
 cifar_run = repo / "runs" / "cifar10"
 try:
     cifar_train = load_in_memory("cifar10", repo / "data" / "cifar10", 32, train=True)
