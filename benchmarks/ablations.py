@@ -15,7 +15,8 @@ import time
 
 import torch
 
-from dcgan_lib.architecture import VARIANTS, format_ablation_table, train_and_evaluate
+from dcgan_lib.ablations import format_ablation_table, train_and_evaluate
+from dcgan_lib.architecture import VARIANTS
 from dcgan_lib.data import load_data
 
 

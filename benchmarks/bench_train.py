@@ -11,7 +11,9 @@ import time
 import torch
 
 from dcgan_lib.data import ImageData
-from dcgan_lib.train import TrainConfig, pick_device, train
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.device import pick_device
+from dcgan_lib.train import train
 
 
 def throughput(size: int, width: int, batch: int, steps: int, device: str, precision: str) -> float:

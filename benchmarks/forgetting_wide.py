@@ -34,7 +34,8 @@ import torch
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
-from dcgan_lib.evaluate import frechet_distance, rates_from_predictions
+from dcgan_lib.evaluate import rates_from_predictions
+from dcgan_lib.metrics import frechet_distance
 from dcgan_lib.faces import make_faces
 from dcgan_lib.latent import generate_many, sample_z
 from dcgan_lib.models import generate

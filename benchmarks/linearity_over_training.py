@@ -27,8 +27,9 @@ from seed_sweep import equation_results, evaluation_summary
 
 from dcgan_lib import faces
 from dcgan_lib.checkpoint import load_generator
-from dcgan_lib.latent import classifier_labeller, label_pool, linear_readout, paper_equations, verdict
-from dcgan_lib.train import TrainConfig, TrainState, train
+from dcgan_lib.arithmetic import classifier_labeller, label_pool, linear_readout, paper_equations, verdict
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.train import TrainState, train
 
 # balanced read-out accuracy and share of G's faces the judge reads with the attribute, for each attribute; then the
 # equations (eq0: smiling, eq1: glasses): the share of G's faces that already show what each expects (what a

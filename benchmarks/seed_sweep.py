@@ -26,9 +26,10 @@ import torch
 
 from dcgan_lib import faces
 from dcgan_lib.checkpoint import load, load_generator
-from dcgan_lib.evaluate import N_RATES, evaluate_generator
-from dcgan_lib.latent import (ArithmeticResult, LatentPool, Labeller, arithmetic_trials, classifier_labeller,
-                              label_pool, paper_equations)
+from dcgan_lib.config import N_RATES
+from dcgan_lib.evaluate import evaluate_generator
+from dcgan_lib.arithmetic import (ArithmeticResult, LatentPool, Labeller, arithmetic_trials, classifier_labeller,
+                                  label_pool, paper_equations)
 
 TARGET = 0.8
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
-from .torch_files import atomic_save, safe_load
-from .data import to_model_range
+from .datasets import holdout_mask, load_digits
+from .device import pick_device
 from .errors import CheckpointError, DCGANError
-from .faces import CATEGORIES
+from .faces import ATTRIBUTES, CATEGORIES, make_faces
+from .images import to_model_range
+from .torch_files import atomic_save, safe_load
 
 FORMAT = "dcgan_lib.classifier/1"
 KINDS = ("faces", "digits")
@@ -44,10 +46,9 @@ INPUT_SIZE = 32
 FACES_TRAIN_SEED = 424_242  # fresh faces for the classifier: far from the small seeds generators train on
 FACES_HELDOUT_SEED = 515_151  # its held-out faces
 DIGITS_SPLIT_SEED = 0
-FACE_BINARY = ("smiling", "eyeglasses", "long_hair")
 FACE_CATEGORICAL = {k: len(v) for k, v in CATEGORIES.items()}  # hair colour 5, skin tone 4, background 5
 HEADS: dict[str, dict[str, int]] = {
-    "faces": {**{k: 1 for k in FACE_BINARY}, "turn": 1, **FACE_CATEGORICAL},
+    "faces": {**{k: 1 for k in ATTRIBUTES}, "turn": 1, **FACE_CATEGORICAL},
     "digits": {"digit": 10},
 }
 CHANNELS = {"faces": 3, "digits": 1}
@@ -187,8 +188,6 @@ def _to_prediction(name: str, out: torch.Tensor) -> torch.Tensor:
 
 def _faces_data(n: int, seed: int, size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """n fresh faces rendered at `size` (uint8) and their targets."""
-    from .faces import make_faces
-
     faces = make_faces(n, size, seed=seed)
     targets = {k: faces.attributes[k] for k in HEADS["faces"]}
     return faces.images, targets
@@ -196,8 +195,6 @@ def _faces_data(n: int, seed: int, size: int) -> tuple[torch.Tensor, dict[str, t
 
 def _digits_split(image_size: int = INPUT_SIZE, seed: int = DIGITS_SPLIT_SEED):
     """scikit-learn's digits as (train_x, train_y, test_x, test_y): a stratified 75/25 split, fixed by `seed`."""
-    from .datasets import holdout_mask, load_digits
-
     images, labels = load_digits(image_size)
     test = holdout_mask(labels, seed)  # a quarter of each class
     return images[~test], labels[~test], images[test], labels[test]
@@ -222,7 +219,7 @@ def _augment(x: torch.Tensor, g: torch.Generator, shift: int) -> torch.Tensor:
 def _loss(kind: str, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
     if kind == "digits":
         return F.cross_entropy(out["digit"], y["digit"])
-    loss = sum(F.binary_cross_entropy_with_logits(out[k], y[k].float()) for k in FACE_BINARY)
+    loss = sum(F.binary_cross_entropy_with_logits(out[k], y[k].float()) for k in ATTRIBUTES)
     loss = loss + 5.0 * F.mse_loss(out["turn"], y["turn"])  # turn errors of 0.1 should matter as much as a bit flip
     loss = loss + 0.5 * sum(F.cross_entropy(out[k], y[k]) for k in FACE_CATEGORICAL)
     return loss
@@ -264,8 +261,6 @@ def train_classifier(
     digits: the stratified 75% split of the 1797 digits, `epochs` default 40; held out: the other 25% (450).
     The report holds `acc_*` / `turn_mae` per held-out set, the sizes, seeds and the wall time.
     """
-    from .train import pick_device
-
     if kind not in KINDS:
         raise DCGANError(f"unknown classifier kind {kind!r}: choose faces or digits")
     t0 = time.perf_counter()
@@ -300,8 +295,6 @@ def train_classifier(
     model.train()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=steps, desc=f"{kind} classifier", unit="step")
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
@@ -363,6 +356,11 @@ def load_classifier(kind_or_path: str | Path = "faces", device: str | torch.devi
     return _load_cached(str(kind_or_path), str(device)).eval()
 
 
+def clear_cache() -> None:
+    """Forget the loaded classifiers (after retraining one in place, say)."""
+    _load_cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(kind_or_path: str, device: str) -> AttributeClassifier:
     if kind_or_path in KINDS:
@@ -387,36 +385,3 @@ def _load_cached(kind_or_path: str, device: str) -> AttributeClassifier:
 def classifier_card(kind: str) -> dict[str, Any]:
     """The card (how it was made, how well it does) of a shipped classifier."""
     return dict(getattr(load_classifier(kind), "card", {}))
-
-
-def cli_train_classifier(kind: str = "faces", out: str | Path | None = None, seed: int = 0, n: int | None = None,
-                         epochs: int | None = None, device: str = "auto", progress: bool = True,
-                         overwrite: bool = False) -> dict[str, Any]:
-    """What `dcgan train-classifier` runs: train, write `out` (default: the shipped `data/classifiers/<kind>.pt`)
-    and its card, and return the card. An existing `out` is replaced only with `overwrite=True`.
-    Faces at the defaults take about 3 minutes on a 2-core CPU."""
-    from . import __version__
-    from .environment import cpu_name, versions
-    from .torch_files import check_new_file
-
-    if kind == "digits" and n is not None:
-        raise DCGANError("--n applies to faces only: the digits classifier trains on all of scikit-learn's digits")
-    out = classifier_dir() / f"{kind}.pt" if out is None else Path(out)
-    check_new_file(out, overwrite)
-    model, report = train_classifier(kind, n=n, epochs=epochs, seed=seed, device=device, progress=progress)
-    args = [f"kind={kind!r}", f"seed={seed}"] + [f"{k}={v}" for k, v in (("n", n), ("epochs", epochs)) if v is not None]
-    card = {
-        "what": f"dcgan_lib {kind} classifier: {'faces attributes (smiling, eyeglasses, long_hair), turn, hair colour, skin tone, background' if kind == 'faces' else '10 digit classes'}",
-        "command": f"dcgan train-classifier --kind {kind} --seed {seed}" + (f" --n {n}" if n else "") + (f" --epochs {epochs}" if epochs else ""),
-        "function": f"dcgan_lib.classifiers.cli_train_classifier({', '.join(args)})",
-        "arch": model.arch,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "report": report,
-        "hardware": {"device": report["device"], "cpu_threads": torch.get_num_threads(), "cpu": cpu_name(),
-                     "load_average_1min_at_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
-        "versions": {**versions(), "dcgan_lib": __version__},
-        "date": time.strftime("%Y-%m-%d"),
-    }
-    save_classifier(model, out, card)
-    _load_cached.cache_clear()
-    return card

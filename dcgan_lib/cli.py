@@ -1,22 +1,31 @@
-"""The `dcgan` command: train, sample, interpolate (also `python -m dcgan_lib`).
+"""The `dcgan` command (also `python -m dcgan_lib`): train, sample, interpolate, evaluate, train-classifier,
+export, grade and info, each a thin layer over the package.
 
 Every user-facing problem ends as one line on stderr and a non-zero exit code, never a traceback.
+Only argparse and the run's settings (`config`) are imported at the top: each command imports what it uses
+when it runs, so that `dcgan --help` and `--version` answer without loading torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import re
 import sys
+import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
+from . import __version__
+from .config import N_RATES, TrainConfig
 from .errors import DCGANError
-from .train import TrainConfig
 
 EXIT_USER_ERROR = 2
+CHECKPOINT_HELP = "checkpoint.pt, a run folder, a shipped name (faces32) or the PyTorch tutorial's netG.pth"
 
 
 MAX_SEED = 2**32  # every seed the package derives (seed + 1, seed * 1_000_003 + i, ...) stays within torch's range
@@ -67,7 +76,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--r1", type=_weight, default=d.r1, help="R1 penalty weight on D's gradient at real images (default: %(default)s, off)")
     p.add_argument("--feature-matching", type=_weight, default=d.feature_matching,
                    help="weight of feature matching (batch means of D's last hidden layer, real vs fake) in G's loss (default: %(default)s, off)")
-    p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--init-from", default=None, help="start a new run from this checkpoint's weights (fine-tuning; a tutorial's netG.pth too)")
     p.add_argument("--beta1", type=_beta, default=d.beta1, help="Adam beta1 (default: %(default)s)")
     p.add_argument("--beta2", type=_beta, default=d.beta2, help="Adam beta2 (default: %(default)s)")
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (default: %(default)s)")
@@ -102,7 +111,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="save a grid of generated images from a checkpoint")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--n", type=_positive, default=64, help="number of images (default: %(default)s)")
     p.add_argument("--nrow", type=_positive, default=8, help="images per row (default: %(default)s)")
     p.add_argument("--seed", type=_seed, default=0, help="seed for z (default: %(default)s)")
@@ -117,9 +126,9 @@ def _sample(args: argparse.Namespace) -> None:
     import torch
 
     from .checkpoint import load_generator
+    from .device import pick_device
     from .latent import sample_z
     from .models import generate
-    from .train import pick_device
     from .viz import save_grid
 
     G = load_generator(args.checkpoint, pick_device(args.device))
@@ -130,7 +139,7 @@ def _sample(args: argparse.Namespace) -> None:
 
 def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("interpolate", help="save rows of images along lerp or slerp paths between random z's")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="(default: %(default)s)")
     p.add_argument("--steps", type=int, default=10, help="images per path, ends included (default: %(default)s)")
     p.add_argument("--rows", type=_positive, default=4, help="number of paths (default: %(default)s)")
@@ -145,9 +154,9 @@ def _interpolate(args: argparse.Namespace) -> None:
     import torch
 
     from .checkpoint import load_generator
+    from .device import pick_device
     from .latent import interpolate, sample_z
     from .models import generate
-    from .train import pick_device
     from .viz import save_grid
 
     if args.steps < 2:
@@ -160,14 +169,13 @@ def _interpolate(args: argparse.Namespace) -> None:
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    from .evaluate import N_RATES  # one default for the CLI, the model cards and --eval-every (13 ms to import)
-
     p = sub.add_parser("evaluate", help="measure a generator: attribute rates, Frechet distance with floor and ceiling, KID, memorisation",
                        description="Evaluate a checkpoint with the course classifiers (faces, digits); --standard adds Inception FID/KID (needs the weights).")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--n", type=_at_least_2, default=2000, help="generated and real images per set (default: %(default)s)")
     p.add_argument("--n-rates", type=_positive, default=N_RATES,
                    help="faces: generated and real images for the attribute rates (default: %(default)s)")
+    p.add_argument("--dataset", default=None, help="what the weights were trained on, for a checkpoint that does not say (a netG.pth)")
     p.add_argument("--seed", type=_seed, default=None, help="seed for z and the untrained-G ceiling (default: the run's seed)")
     p.add_argument("--device", default="auto", help="(default: %(default)s)")
     p.add_argument("--standard", action="store_true", help="also standard Inception FID/KID via torchmetrics (downloads weights on first use)")
@@ -176,10 +184,42 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import cli_evaluate
+    print(evaluation_report(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard,
+                            data_root=args.data_root, n_rates=args.n_rates, dataset=args.dataset))
 
-    print(cli_evaluate(args.checkpoint, n=args.n, seed=args.seed, device=args.device, standard=args.standard,
-                      data_root=args.data_root, n_rates=args.n_rates))
+
+def evaluation_report(checkpoint: str | Path, n: int = 2000, seed: int | None = None, device: str = "auto",
+                      standard: bool = False, standard_n: int = 10_000, data_root: str | Path | None = None,
+                      n_rates: int | None = None, dataset: str | None = None) -> str:
+    """What `dcgan evaluate --checkpoint PATH` prints: the course metrics table for faces and digits, and with
+    `standard` the Inception FID/KID (any dataset; needs the weights; real images from `data_root`, by default
+    where the run found its data). Raises DCGANError with a one-line fix."""
+    from .checkpoint import build_generator, load
+    from .data import load_data
+    from .device import pick_device
+    from .evaluate import EVALUATED_DATASETS, check_evaluable, evaluate_checkpoint
+    from .inception import standard_fid
+
+    ckpt = load(checkpoint)
+    cfg = ckpt.get("config", {})
+    dataset = dataset or cfg.get("dataset")
+    if dataset is None:
+        raise DCGANError(f"{checkpoint} does not say what it was trained on: pass --dataset (faces, digits, or a "
+                         "real dataset with --standard)")
+    parts = []
+    if dataset in EVALUATED_DATASETS:
+        parts.append(evaluate_checkpoint(checkpoint, n=n, seed=seed, device=device, dataset=dataset,
+                                         n_rates=N_RATES if n_rates is None else n_rates).table())
+    elif not standard:
+        check_evaluable(dataset)
+    if standard:
+        G = build_generator(ckpt, pick_device(device))
+        root = cfg.get("data_root", "data") if data_root is None else data_root  # an image folder, say
+        data = load_data(dataset, G.image_size, int(cfg.get("n_images", 20_000)), int(cfg.get("seed", 0)), root)
+        r = standard_fid(G, data, n=standard_n, seed=int(cfg.get("seed", 0)) if seed is None else seed, device=device)
+        parts.append(f"Standard Inception FID ({int(r['n_fake'])} generated vs {int(r['n_real'])} real images; "
+                     f"compare only with FIDs at the same n): FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}")
+    return "\n\n".join(parts)
 
 
 def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
@@ -195,32 +235,63 @@ def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
 
 
 def _train_classifier(args: argparse.Namespace) -> None:
-    import json
-
-    from .classifiers import cli_train_classifier
-
-    card = cli_train_classifier(args.kind, out=args.out, seed=args.seed, n=args.n, epochs=args.epochs, device=args.device,
-                                overwrite=args.force)
+    card = train_classifier_command(args.kind, out=args.out, seed=args.seed, n=args.n, epochs=args.epochs,
+                                    device=args.device, overwrite=args.force)
     print(json.dumps(card["report"], indent=1))
+
+
+def train_classifier_command(kind: str = "faces", out: str | Path | None = None, seed: int = 0, n: int | None = None,
+                         epochs: int | None = None, device: str = "auto", progress: bool = True,
+                         overwrite: bool = False) -> dict[str, Any]:
+    """What `dcgan train-classifier` runs: train, write `out` (default: the shipped `data/classifiers/<kind>.pt`)
+    and its card, and return the card. An existing `out` is replaced only with `overwrite=True`.
+    Faces at the defaults take about 3 minutes on a 2-core CPU."""
+    import torch
+
+    from .classifiers import classifier_dir, save_classifier, train_classifier
+    from .environment import cpu_name, versions
+    from .torch_files import check_new_file
+
+    if kind == "digits" and n is not None:
+        raise DCGANError("--n applies to faces only: the digits classifier trains on all of scikit-learn's digits")
+    out = classifier_dir() / f"{kind}.pt" if out is None else Path(out)
+    check_new_file(out, overwrite)
+    model, report = train_classifier(kind, n=n, epochs=epochs, seed=seed, device=device, progress=progress)
+    args = [f"kind={kind!r}", f"seed={seed}"] + [f"{k}={v}" for k, v in (("n", n), ("epochs", epochs)) if v is not None]
+    card = {
+        "what": f"dcgan_lib {kind} classifier: {'faces attributes (smiling, eyeglasses, long_hair), turn, hair colour, skin tone, background' if kind == 'faces' else '10 digit classes'}",
+        "command": f"dcgan train-classifier --kind {kind} --seed {seed}" + (f" --n {n}" if n else "") + (f" --epochs {epochs}" if epochs else ""),
+        "function": f"dcgan_lib.cli.train_classifier_command({', '.join(args)})",
+        "arch": model.arch,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "report": report,
+        "hardware": {"device": report["device"], "cpu_threads": torch.get_num_threads(), "cpu": cpu_name(),
+                     "load_average_1min_at_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
+        "versions": {**versions(), "dcgan_lib": __version__},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    save_classifier(model, out, card)  # also forgets the loaded classifiers, so the new file is read next
+    return card
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="ship a run: a small checkpoint (no optimiser state) and a card with its command and evaluation")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--name", required=True, help="e.g. faces32: writes <out-dir>/faces32.pt and faces32.json")
     p.add_argument("--out-dir", default=None, help="(default: the repository's data/checkpoints)")
     p.add_argument("--n", type=_at_least_2, default=2000, help="images per set for the card's evaluation (default: %(default)s)")
     p.add_argument("--heldout-seed", type=_seed, default=None, help="add an evaluation with other z's and real images (e.g. 1)")
     p.add_argument("--note", default=None, help="how this checkpoint was chosen, for the card")
     p.add_argument("--force", action="store_true", help="replace <out-dir>/<name>.pt if it exists (e.g. a shipped checkpoint)")
+    p.add_argument("--dataset", default=None, help="what the weights were trained on, for a netG.pth (recorded in the export)")
     p.set_defaults(func=_export)
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .release import release
+    from .export import export
 
-    pt, card = release(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir, heldout_seed=args.heldout_seed, note=args.note,
-                       overwrite=args.force)
+    pt, card = export(args.checkpoint, args.name, n_eval=args.n, out_dir=args.out_dir, heldout_seed=args.heldout_seed, note=args.note,
+                      overwrite=args.force, dataset=args.dataset)
     print(f"wrote {pt} ({pt.stat().st_size / 2**20:.1f} MB) and {card}")
 
 
@@ -273,17 +344,11 @@ def _png(path: str) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     """The `dcgan` argument parser (one subcommand per job)."""
     parser = _Parser(prog="dcgan", description="DCGAN course tools: train, sample, interpolate, evaluate, train-classifier, export, grade, info.")
-    parser.add_argument("--version", action="version", version=f"dcgan_lib {_version()}")
+    parser.add_argument("--version", action="version", version=f"dcgan_lib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_sample, _add_interpolate, _add_evaluate, _add_train_classifier, _add_export, _add_grade, _add_info):
         add(sub)
     return parser
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def one_line(err: BaseException) -> str:
@@ -315,8 +380,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `dcgan`; returns the exit code."""
-    import warnings
-
     args = build_parser().parse_args(argv)
     shown = warnings.showwarning
     warnings.showwarning = _one_line_warning  # e.g. "--precision bf16 applies on CUDA only", without a source line

@@ -1,4 +1,4 @@
-"""One interface over every dataset the course trains on, plus the image scaling conventions.
+"""One interface over every dataset the course trains on: `load_data(name)` -> `ImageData`.
 
 Datasets that fit in memory (procedural faces, digits, MNIST-sized) are held as one uint8 tensor on the
 training device and batched there: no DataLoader, no host-to-device copy per step. Larger ones (CelebA,
@@ -14,24 +14,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from . import datasets, streaming
 from .errors import DatasetError
+from .faces import make_faces
+from .images import check_image_size, to_model_range
 
-DATASETS = ("faces", "digits", "mnist", "fashion-mnist", "cifar10", "celeba", "lsun", "folder")
-
-
-def to_model_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images in 0..255 -> float images in [-1, 1], the range of G's tanh; float images are taken to be
-    in [-1, 1] already (G's samples) and come back as float, never modified in place."""
-    if images.dtype != torch.uint8:
-        if not images.is_floating_point():  # int64 0..255 would pass through unscaled
-            raise ValueError(f"images are {images.dtype}: pass uint8 (0..255) or float in [-1, 1]")
-        return images.float()
-    return images.float().div_(127.5).sub_(1.0)  # .float() of uint8 is a copy, so in place is safe
-
-
-def to_display(images: torch.Tensor) -> torch.Tensor:
-    """G's tanh outputs in [-1, 1] -> float images in [0, 1] on the CPU, ready for plotting or saving."""
-    return images.detach().float().cpu().add(1.0).div_(2.0).clamp_(0.0, 1.0)
+DATASETS = ("faces", *datasets.IN_MEMORY, *streaming.STREAMING)
 
 
 @dataclass
@@ -102,24 +90,20 @@ def load_data(
 
     Real datasets are looked for under `root/<name>`; `download=True` tries torchvision's download.
     """
-    from . import datasets
-
-    datasets.check_image_size(image_size)
+    check_image_size(image_size)
     if name == "faces" and channels not in (None, 3):
         raise DatasetError(f"--channels {channels} applies to real datasets: the procedural faces are RGB")
     if name == "faces":
-        from .faces import make_faces
-
         faces = make_faces(n, image_size, seed=seed)
         attrs = {k: v for k, v in faces.attributes.items() if not k.startswith("_")}
         return ImageData(name, image_size, 3, images=faces.images, attributes=attrs)
     if name in datasets.IN_MEMORY:
         images, labels = datasets.load_in_memory(name, Path(root) / name, image_size, download=download, channels=channels)
         return ImageData(name, image_size, images.shape[1], images=images, labels=labels)
-    if name in datasets.STREAMING:
+    if name in streaming.STREAMING:
         # a folder dataset is the folder itself; the others live in <root>/<name>
         where = Path(root) if name == "folder" else Path(root) / name
-        ds = datasets.open_streaming(name, where, image_size, download=download, channels=channels)
+        ds = streaming.open_streaming(name, where, image_size, download=download, channels=channels)
         first, _ = ds[0]
         return ImageData(name, image_size, first.shape[0], dataset=ds)
     raise DatasetError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")

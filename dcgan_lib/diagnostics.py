@@ -8,18 +8,14 @@ and mode collapse is judged from the samples (`diversity`), never from the losse
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
-from .classifiers import FACE_BINARY, FACE_CATEGORICAL, AttributeClassifier, load_classifier
+from .classifiers import FACE_CATEGORICAL, AttributeClassifier, load_classifier
 from .errors import DCGANError
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
+from .faces import ATTRIBUTES
 
 # Mean D(G(z)) over the last records below which D "wins". The healthy shipped faces32 run never logged less
 # than 0.017 (20-step means, 62 epochs); a CPU 64x64 run that collapsed sat at 0.005.
@@ -53,7 +49,7 @@ def diversity(images: torch.Tensor, classifier: str | Path | AttributeClassifier
         raise DCGANError("diversity needs at least 2 images (a few hundred give stable numbers)")
     feats, pred = clf.embed(images)
     if clf.kind == "faces":
-        parts = [(pred[k] > 0.5).long() for k in FACE_BINARY] + [pred[k].argmax(1) for k in FACE_CATEGORICAL]
+        parts = [(pred[k] > 0.5).long() for k in ATTRIBUTES] + [pred[k].argmax(1) for k in FACE_CATEGORICAL]
     else:
         parts = [pred["digit"].argmax(1)]
     _, counts = torch.unique(torch.stack(parts, 1), dim=0, return_counts=True)  # (N, parts) -> counts per look
@@ -96,37 +92,6 @@ def diagnose(history: list[dict[str, float]], spread_ratio: float | None = None,
             "go back to a checkpoint before the collapse; keep D learning as fast as G (lr_D = lr); "
             "keep BatchNorm in G; add minibatch-std features to D (notebook 01)"))
     return found
-
-
-RUN_FILES = {"checkpoint.pt", "history.json", "samples", "training.gif", "train.log"}  # what runs write into their folder
-
-
-def start_from(checkpoint: str | Path, cfg: TrainConfig) -> Path:
-    """Make `cfg.out` a fresh run (step 0, empty history) that starts from a checkpoint's weights, so that
-    `train(cfg, resume=True)` fine-tunes them under new settings (learning rates, ...). Returns the file written.
-
-    The new run keeps the checkpoint's noise state and uses `cfg`'s dataset, n_images, batch size and seed.
-    An existing `cfg.out` is replaced only if it holds nothing but a run's files (checkpoint.pt, history.json,
-    samples/) and not the checkpoint being read.
-    """
-    from .checkpoint import load, resolve
-    from .torch_files import atomic_save
-
-    ckpt = load(checkpoint)
-    out = Path(cfg.out)
-    if out.exists():
-        src = resolve(checkpoint).resolve()
-        if out.resolve() == src or out.resolve() in src.parents:
-            raise DCGANError(f"{out} holds the checkpoint to start from: choose another cfg.out for the new run")
-        foreign = [p.name for p in out.iterdir() if p.name not in RUN_FILES and not p.name.endswith(".tmp")]
-        if foreign:
-            raise DCGANError(f"{out} is not a run folder (it holds {', '.join(sorted(foreign)[:3])}): choose another cfg.out")
-        shutil.rmtree(out)
-    ckpt["config"] = {**ckpt["config"], **{k: getattr(cfg, k) for k in ("dataset", "n_images", "batch_size", "seed")}}
-    ckpt.update(step=0, epoch=0, history=[], elapsed_s=0.0)
-    for k in ("opt_G", "opt_D"):  # new learning rates: Adam starts afresh, as after an exported checkpoint
-        ckpt.pop(k, None)
-    return atomic_save(ckpt, out / "checkpoint.pt")
 
 
 def spread_ratio(gen: dict[str, float], data: dict[str, float]) -> float:

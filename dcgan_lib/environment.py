@@ -9,6 +9,9 @@ from pathlib import Path
 
 import torch
 
+from . import __version__
+from .device import pick_device
+
 PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "tqdm", "papermill")
 
 
@@ -56,8 +59,6 @@ def cpu_name() -> str:
 
 def versions() -> dict[str, str]:
     """Python, dcgan_lib and the installed versions of the packages the course uses ('missing' if absent)."""
-    from . import __version__
-
     found = {"python": platform.python_version(), "dcgan_lib": __version__}
     for name in PACKAGES:
         try:
@@ -69,8 +70,6 @@ def versions() -> dict[str, str]:
 
 def device_report() -> dict[str, str]:
     """The device training will pick, with its name and memory when it is a GPU."""
-    from .train import pick_device
-
     device = pick_device("auto")
     info = {"device": str(device), "cpu_threads": str(torch.get_num_threads())}
     if device.type == "cuda":

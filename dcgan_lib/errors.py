@@ -15,3 +15,7 @@ class CheckpointError(DCGANError):
 
 class TrainingDiverged(DCGANError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ImageSizeError(DatasetError, ValueError):
+    """An image size the DCGAN models cannot have (also a ValueError, for code that checks arguments)."""

@@ -20,36 +20,38 @@ classifier of its dataset (`dcgan_lib.classifiers`, `data/classifiers/`):
   the mean and spread of head turn, and how far the hair colour / skin tone / background mixes are from the
   data's (total variation distance); for digits the class histogram, classes covered and the largest class
   share. The data's numbers are the same classifier's predictions on real images, so its errors cancel.
-* **Memorisation check** (`nearest_neighbour_check`): the distance from each generated sample to its
+* **Memorisation check** (`memorisation.nearest_neighbour_check`): the distance from each generated sample to its
   nearest training image, against the same distance for training images to their nearest *other* training
   image (leave-one-out: "training to training", which is how far a fresh real image sits from the training
   set). A generator that copies training images has generated samples systematically nearer.
 
-`standard_fid` gives the standard Inception FID / KID for real datasets through torchmetrics on a machine that
-has (or can download) the Inception weights, e.g. Colab; offline it raises a clear `DCGANError` instead.
+The distances themselves are plain functions in `metrics`; `inception` gives the standard Inception FID / KID
+for real datasets (torchmetrics, on a machine that has or can download the weights).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import socket
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .classifiers import FACE_BINARY, FACE_CATEGORICAL, AttributeClassifier, load_classifier
-from .faces import CATEGORIES
+from .checkpoint import build_generator, load
+from .classifiers import FACE_CATEGORICAL, AttributeClassifier, load_classifier
+from .classifiers import clear_cache as clear_classifier_cache
+from .datasets import load_digits
+from .device import pick_device
 from .errors import DCGANError
-from .data import to_model_range
+from .faces import ATTRIBUTES, CATEGORIES, make_faces
 from .latent import generate_many, sample_z
-from .models import Generator, generate
+from .memorisation import NNCheck, nearest_neighbour_check
+from .metrics import frechet_distance, gap_closed, kid, total_variation
+from .models import Generator
 
 EVALUATED_DATASETS = ("faces", "digits")  # the datasets with a course classifier
 NOT_INCEPTION = ("FD and KID here are measured in the course classifier's feature space: "
@@ -57,118 +59,12 @@ NOT_INCEPTION = ("FD and KID here are measured in the course classifier's featur
 DIGITS_TOTAL = 1797
 # Seeds of the real sets (procedural faces) and of z: far from the small seeds generators train on and from
 # the classifier's (classifiers.FACES_TRAIN_SEED, FACES_HELDOUT_SEED).
-_REAL_A_SEED, _REAL_B_SEED, _Z_SEED, _CEILING_Z_SEED = 700_000, 800_000, 900_000, 950_000
-# Faces attribute rates for `dcgan evaluate` and the model cards: the standard error of a difference of two
-# rates is then 0.007, against 0.016 at the 2000 images of the Fréchet sets.
-N_RATES = 10_000
+_REAL_A_SEED, _REAL_B_SEED, Z_SEED, _CEILING_Z_SEED = 700_000, 800_000, 900_000, 950_000  # Z_SEED: inception too
 _CATEGORY_NAMES = {"hair_colour": "hair colour", "skin_tone": "skin tone", "background": "background"}
 # A marginal rate can hide a bias within one kind of face: faces32 draws long hair at the data's overall rate
 # but on only 40% of grey-haired faces (notebook 05). So the binary rates are also compared within each hair
 # colour, on colours that hold at least this many images in both sets.
 MIN_PER_COLOUR = 200
-
-
-# --------------------------------------------------------------------------------------------- distances
-
-
-@contextmanager
-def _one_thread():
-    """Run small linear algebra on one thread: for 128x128 matrices a second thread saves nothing, and on a
-    busy 2-core machine its spin-waiting made eigh 300x slower (0.9 s instead of 3 ms)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _as_features(x: torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(x).detach().cpu().double()
-    if x.dim() != 2:
-        raise ValueError(f"features must be a 2-D tensor (N, d), got shape {tuple(x.shape)}")
-    if x.shape[0] < 2:
-        raise ValueError(f"need at least 2 feature vectors for a covariance, got {x.shape[0]}")
-    return x
-
-
-def _sqrtm_psd(s: torch.Tensor) -> torch.Tensor:
-    """Square root of a symmetric positive semi-definite matrix by eigendecomposition (tiny negative
-    eigenvalues from rounding are set to 0)."""
-    w, v = torch.linalg.eigh((s + s.T) / 2)
-    return (v * w.clamp_min(0).sqrt()) @ v.T
-
-
-def frechet_from_stats(mu1: torch.Tensor, s1: torch.Tensor, mu2: torch.Tensor, s2: torch.Tensor) -> float:
-    """Fréchet (2-Wasserstein) distance between N(mu1, s1) and N(mu2, s2), squared as in FID:
-    ``|mu1 - mu2|^2 + tr(s1) + tr(s2) - 2 tr((s1^(1/2) s2 s1^(1/2))^(1/2))``.
-
-    The cross term uses the symmetric form ``s1^(1/2) s2 s1^(1/2)`` (same trace of square root as
-    ``(s1 s2)^(1/2)``), whose eigenvalues are real and non-negative, so no complex parts need discarding.
-    Computed in float64; the result is clamped at 0.
-    """
-    mu1, mu2, s1, s2 = (torch.as_tensor(t).double() for t in (mu1, mu2, s1, s2))
-    with _one_thread():
-        r1 = _sqrtm_psd(s1)
-        m = r1 @ s2 @ r1
-        cross = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
-        d = (mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * cross
-    return max(float(d), 0.0)
-
-
-def feature_stats(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (d,) and unbiased covariance (d, d) of features (N, d), in float64."""
-    x = _as_features(feats)
-    with _one_thread():
-        return x.mean(0), torch.cov(x.T)
-
-
-def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
-    """The Fréchet distance between two sets of feature vectors (N, d) and (M, d), each summarised by its
-    mean and covariance (see `frechet_from_stats`). Symmetric; 0 for identical sets. It is biased upwards
-    for finite sets (two samples of one distribution score > 0), which is why `evaluate_generator` prints
-    a floor."""
-    return frechet_from_stats(*feature_stats(feats_a), *feature_stats(feats_b))
-
-
-def kid(feats_a: torch.Tensor, feats_b: torch.Tensor, subsets: int = 50, subset_size: int = 1000,
-        seed: int = 0) -> tuple[float, float]:
-    """Kernel (inception) distance: mean and standard deviation over `subsets` random subsets of the unbiased
-    MMD^2 between the sets, with the polynomial kernel ``k(x, y) = (x.y / d + 1)^3`` (Binkowski et al. 2018).
-
-    Each subset draws `subset_size` rows (capped at the smaller set's size) from each set without
-    replacement. Unbiased, so two samples of one distribution score about 0 (either sign), and it needs
-    no floor.
-    """
-    a, b = _as_features(feats_a), _as_features(feats_b)
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: {a.shape[1]} and {b.shape[1]}")
-    m = min(subset_size, len(a), len(b))
-    if m < 2:
-        raise ValueError("KID needs at least 2 feature vectors in each set")
-    d = a.shape[1]
-    g = torch.Generator().manual_seed(seed)
-
-    def k(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return ((x @ y.T) / d + 1) ** 3
-
-    with _one_thread():
-        full = max(len(a), len(b)) <= 4096  # small sets: the three kernel matrices once, subsets by indexing
-        if full:
-            kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
-        values = []
-        for _ in range(subsets):
-            i = torch.randperm(len(a), generator=g)[:m]
-            j = torch.randperm(len(b), generator=g)[:m]
-            if full:
-                kxx, kyy, kxy = kaa[i][:, i], kbb[j][:, j], kab[i][:, j]
-            else:
-                x, y = a[i], b[j]
-                kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-            mmd = ((kxx.sum() - kxx.diagonal().sum()) + (kyy.sum() - kyy.diagonal().sum())) / (m * (m - 1)) - 2 * kxy.mean()
-            values.append(float(mmd))
-    t = torch.tensor(values, dtype=torch.float64)
-    return float(t.mean()), float(t.std()) if len(values) > 1 else 0.0
 
 
 # --------------------------------------------------------------------------------------------- attributes
@@ -182,19 +78,19 @@ def rates_from_predictions(kind: str, pred: dict[str, torch.Tensor]) -> dict[str
     """Flat rates from a classifier's predictions (see `attribute_rates`)."""
     out: dict[str, float] = {}
     if kind == "faces":
-        for k in FACE_BINARY:
+        for k in ATTRIBUTES:
             out[k] = float((pred[k] > 0.5).float().mean())
         out["turn_mean"] = float(pred["turn"].mean())
         out["turn_std"] = float(pred["turn"].std()) if len(pred["turn"]) > 1 else 0.0
         for k, n_classes in FACE_CATEGORICAL.items():
             hist = torch.bincount(pred[k].argmax(1), minlength=n_classes).float() / max(len(pred[k]), 1)
             out.update({f"{k}:{i}": float(h) for i, h in enumerate(hist)})
-        out["confidence"] = float(torch.stack([torch.maximum(pred[k], 1 - pred[k]) for k in FACE_BINARY]).mean())
+        out["confidence"] = float(torch.stack([torch.maximum(pred[k], 1 - pred[k]) for k in ATTRIBUTES]).mean())
         colour = pred["hair_colour"].argmax(1)  # (N,)
         for i in range(FACE_CATEGORICAL["hair_colour"]):
             in_colour = colour == i
             out[f"n|hair_colour:{i}"] = float(in_colour.sum())
-            for k in FACE_BINARY:
+            for k in ATTRIBUTES:
                 out[f"{k}|hair_colour:{i}"] = float((pred[k][in_colour] > 0.5).float().mean()) if in_colour.any() else math.nan
     else:
         p = pred["digit"]
@@ -235,140 +131,6 @@ def within_colour_gap(gen: dict[str, float], data: dict[str, float], attribute: 
     return best, name
 
 
-def gap_closed(fd: float, floor: float, ceiling: float) -> float:
-    """Where an FD sits between its floor (real vs real) and ceiling (an untrained G): 1 - (fd - floor) / (ceiling - floor).
-    0 = no better than untrained, 1 = as close as real data; NaN when the span is not positive."""
-    span = ceiling - floor
-    if not math.isfinite(span) or span <= 0:
-        return float("nan")
-    return 1.0 - (fd - floor) / span
-
-
-def total_variation(a: dict[str, float], b: dict[str, float], prefix: str) -> float:
-    """Total variation between two categorical rate dicts: half the summed |a − b| over keys `prefix:…`."""
-    keys = [k for k in a if k.startswith(prefix + ":")]
-    return 0.5 * sum(abs(a[k] - b.get(k, 0.0)) for k in keys)
-
-
-# --------------------------------------------------------------------------------------------- memorisation
-
-
-@dataclass
-class NNCheck:
-    """Result of `nearest_neighbour_check`: per space ('pixel', 'feature'), the NN distances' statistics."""
-
-    spaces: dict[str, dict[str, float]]
-    n_generated: int
-    n_baseline: int
-    n_train: int
-    passed: bool
-    min_p5_ratio: float = 0.5
-    max_near_copy_share: float = 0.02
-    # which samples were the queries (n_generated,) indices into `generated`, and per space the training
-    # image nearest each of them (n_generated,) indices into `train`: to look at the pairs the check measured
-    generated_index: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
-    nearest_index: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, float]:
-        out = {f"nn_{space}_{k}": v for space, stats in self.spaces.items() for k, v in stats.items()
-               if k in ("median_ratio", "p5_ratio", "near_copy_share")}
-        out["nn_passed"] = float(self.passed)
-        return out
-
-
-def _flat_pixels(images: torch.Tensor, max_size: int = 32) -> torch.Tensor:
-    """Images -> (N, D) floats in [-1, 1], downsampled (antialiased) to at most max_size x max_size."""
-    x = to_model_range(images)
-    if x.shape[-1] > max_size:
-        x = F.interpolate(x, size=(max_size, max_size), mode="bilinear", align_corners=False, antialias=True)
-    return x.flatten(1).cpu()
-
-
-def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, exclude: torch.Tensor | None = None,
-                       chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each query row (N, D), the Euclidean distance to its nearest reference row (M, D) and that row's
-    index, both (N,); `exclude[i]` is a reference index query i may not match (itself, for leave-one-out)."""
-    if queries.dim() != 2 or reference.dim() != 2 or queries.shape[1] != reference.shape[1]:
-        raise ValueError(f"queries and reference must be (N, D) and (M, D) with the same D, got "
-                         f"{tuple(queries.shape)} and {tuple(reference.shape)}: flatten images with .flatten(1)")
-    best, where = torch.empty(len(queries)), torch.empty(len(queries), dtype=torch.long)
-    ref_sq = reference.pow(2).sum(1)
-    for i in range(0, len(queries), chunk):
-        q = queries[i:i + chunk]
-        d2 = (q.pow(2).sum(1, keepdim=True) + ref_sq - 2 * q @ reference.T).clamp_min_(0)  # (chunk, M)
-        if exclude is not None:
-            d2[torch.arange(len(q)), exclude[i:i + chunk]] = float("inf")
-        d2_min, where[i:i + chunk] = d2.min(1)
-        best[i:i + chunk] = d2_min.sqrt()
-    return best, where
-
-
-def _space_stats(d_gen: torch.Tensor, d_base: torch.Tensor) -> dict[str, float]:
-    q = torch.tensor([0.05, 0.5])
-    g5, gmed = torch.quantile(d_gen.double(), q.double()).tolist()
-    b5, bmed = torch.quantile(d_base.double(), q.double()).tolist()
-    return {
-        "gen_median": gmed, "base_median": bmed, "median_ratio": gmed / max(bmed, 1e-12),
-        "gen_p5": g5, "base_p5": b5, "p5_ratio": g5 / max(b5, 1e-12),
-        "base_min": float(d_base.min()), "near_copy_share": float((d_gen < d_base.min()).float().mean()),
-    }
-
-
-def nearest_neighbour_check(
-    generated: torch.Tensor,
-    train: torch.Tensor,
-    classifier: str | Path | AttributeClassifier | None = None,
-    n_queries: int = 500,
-    seed: int = 0,
-    train_features: torch.Tensor | None = None,
-    min_p5_ratio: float = 0.5,
-    max_near_copy_share: float = 0.02,
-) -> NNCheck:
-    """Does G copy its training images? Compares two sets of nearest-neighbour distances:
-
-    * gen: for `n_queries` generated samples, the distance to the nearest training image;
-    * baseline ("training to training"): for `n_queries` training images, the distance to the nearest *other*
-      training image (leave-one-out). A leave-one-out training image is a fresh real image to the rest of
-      the set, so this is how near new real images come to the training set by chance.
-
-    Distances are measured in two spaces: pixels (RMS difference per value in [-1, 1], images downsampled to
-    at most 32x32) and, with a `classifier`, its penultimate features (Euclidean).
-    In each space: `median_ratio` and `p5_ratio` = gen / baseline median and 5th percentile (about 1 for a G
-    that samples new images; near 0 for a copier; above 1 for a G whose samples are unlike any real image)
-    and `near_copy_share` = the share of generated samples nearer to a training image than *any* baseline
-    image is to another (about 1/n_queries by chance).
-    **Passed** when, in every space, p5_ratio >= `min_p5_ratio` (0.5) and near_copy_share <=
-    `max_near_copy_share` (2%): generated samples are not systematically nearer the training set than real ones.
-    The result also keeps which samples were the queries (`generated_index`) and, per space, the index of each
-    one's nearest training image (`nearest_index`), to show the pairs it measured.
-    """
-    g = torch.Generator().manual_seed(seed)
-    n_train = len(train)
-    if n_train < 2:
-        raise ValueError("the memorisation check needs at least 2 training images")
-    gen_idx = torch.randperm(len(generated), generator=g)[:n_queries]
-    base_idx = torch.randperm(n_train, generator=g)[:n_queries]
-    spaces: dict[str, dict[str, float]] = {}
-    nearest: dict[str, torch.Tensor] = {}
-
-    train_px = _flat_pixels(train)
-    gen_px = _flat_pixels(generated[gen_idx])
-    scale = 1 / math.sqrt(train_px.shape[1])  # RMS per value
-    d_gen, nearest["pixel"] = nearest_neighbours(gen_px, train_px)
-    d_base = nearest_neighbours(train_px[base_idx], train_px, exclude=base_idx)[0]
-    spaces["pixel"] = _space_stats(d_gen * scale, d_base * scale)
-    del train_px
-    if classifier is not None:
-        clf = _classifier(classifier)
-        tf = clf.embed(train)[0] if train_features is None else train_features.float()
-        gf = clf.embed(generated[gen_idx])[0]
-        d_gen, nearest["feature"] = nearest_neighbours(gf, tf)
-        spaces["feature"] = _space_stats(d_gen, nearest_neighbours(tf[base_idx], tf, exclude=base_idx)[0])
-    passed = all(s["p5_ratio"] >= min_p5_ratio and s["near_copy_share"] <= max_near_copy_share for s in spaces.values())
-    return NNCheck(spaces, len(gen_idx), len(base_idx), n_train, passed, min_p5_ratio, max_near_copy_share,
-                   gen_idx, nearest)
-
-
 # --------------------------------------------------------------------------------------------- real sets (cached)
 
 
@@ -398,8 +160,6 @@ def check_evaluable(dataset: str) -> None:
 
 @functools.lru_cache(maxsize=4)
 def _digits(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from .datasets import load_digits
-
     return load_digits(size)
 
 
@@ -412,8 +172,6 @@ def _real_sets(dataset: str, size: int, channels: int, n: int, seed: int, clf_ke
     """
     clf = load_classifier(clf_key)
     if dataset == "faces":
-        from .faces import make_faces
-
         a = make_faces(n, size, seed=_REAL_A_SEED + seed).images
         b = make_faces(n, size, seed=_REAL_B_SEED + seed).images
     else:
@@ -431,8 +189,6 @@ def _real_sets(dataset: str, size: int, channels: int, n: int, seed: int, clf_ke
 def _real_predictions(size: int, channels: int, n: int, seed: int, clf_key: str) -> dict[str, torch.Tensor]:
     """The classifier's predictions on make_faces(n, seed=700,000 + seed): real set A grown to n faces (its
     first faces are set A), for attribute rates measured on more images than the Fréchet sets hold."""
-    from .faces import make_faces
-
     images = _match_channels(make_faces(n, size, seed=_REAL_A_SEED + seed).images, channels)
     return load_classifier(clf_key).embed(images)[1]
 
@@ -442,8 +198,6 @@ def _train_set(dataset: str, size: int, channels: int, n_train: int, seed: int, 
     """The training images as `dcgan train` makes them (faces: make_faces(n_train, size, seed); digits: all
     1797) and their features; cached per process."""
     if dataset == "faces":
-        from .faces import make_faces
-
         images = make_faces(n_train, size, seed=seed).images
     else:
         images = _digits(size)[0]
@@ -483,10 +237,9 @@ def _reference_scores(dataset: str, size: int, channels: int, n: int, seed: int,
 
 def clear_caches() -> None:
     """Forget the cached real sets, training sets, ceilings and classifiers (e.g. after retraining a classifier)."""
-    from .classifiers import _load_cached
-
-    for f in (_digits, _real_sets, _real_predictions, _train_set, _ceiling_features, _reference_scores, _load_cached):
+    for f in (_digits, _real_sets, _real_predictions, _train_set, _ceiling_features, _reference_scores):
         f.cache_clear()
+    clear_classifier_cache()
 
 
 # --------------------------------------------------------------------------------------------- the evaluation
@@ -531,11 +284,11 @@ class EvalResult:
         g, d = self.rates_gen, self.rates_data
         rows: list[tuple[str, float, float, float]] = []
         if self.dataset == "faces":
-            for k in (*FACE_BINARY, "turn_mean", "turn_std", "confidence"):
+            for k in (*ATTRIBUTES, "turn_mean", "turn_std", "confidence"):
                 rows.append((k, g[k], d[k], abs(g[k] - d[k])))
             for k in FACE_CATEGORICAL:
                 rows.append((f"{k}_tv", float("nan"), float("nan"), total_variation(g, d, k)))
-            for k in FACE_BINARY:
+            for k in ATTRIBUTES:
                 rows.append((f"{k}_within_colour", float("nan"), float("nan"), within_colour_gap(g, d, k)[0]))
         else:
             for k in ("classes_covered", "max_class_share", "confidence"):
@@ -674,7 +427,7 @@ def evaluate_generator(
         notes.append(f"digits has only {DIGITS_TOTAL} images: the Fréchet distances use {n_fd} images per set "
                      f"(two disjoint halves of the data), the rates and KID all {n} samples")
     n_rates = max(n, n_rates or 0) if dataset == "faces" else n
-    gen = _generate(G, n_rates, _Z_SEED + seed, prefix=n)  # the first n samples are those of _generate(G, n, ...)
+    gen = _generate(G, n_rates, Z_SEED + seed, prefix=n)  # the first n samples are those of _generate(G, n, ...)
     fg, pg = clf.embed(gen)
     pa = pa if n_rates == n else _real_predictions(size, channels, n_rates, seed, clf_key)
     gen, fg = gen[:n], fg[:n]
@@ -707,136 +460,18 @@ def evaluate_generator(
 
 
 def evaluate_checkpoint(path: str | Path, n: int = 2000, seed: int | None = None, device: str = "auto",
-                        **kwargs: Any) -> EvalResult:
-    """`evaluate_generator` for the G of a dcgan_lib checkpoint (file or run folder), with its dataset, its
-    training seed (also the default `seed`) and its number of training faces taken from the checkpoint."""
-    from .checkpoint import build_generator, load
-    from .train import pick_device
-
+                        dataset: str | None = None, **kwargs: Any) -> EvalResult:
+    """`evaluate_generator` for the G of a checkpoint (a file, a run folder, a shipped name or a tutorial's
+    netG.pth), with its dataset, its training seed (also the default `seed`) and its number of training faces
+    taken from the checkpoint. `dataset` names the data for a checkpoint that does not record it (a netG.pth)."""
     ckpt = load(path)
     cfg = ckpt.get("config", {})
-    dataset = cfg.get("dataset", "faces")
+    dataset = dataset or cfg.get("dataset")
+    if dataset is None:
+        raise DCGANError(f"{path} does not say what it was trained on: pass the dataset (--dataset faces or digits)")
     _check_dataset(dataset)
     G = build_generator(ckpt, pick_device(device))
     train_seed = int(cfg.get("seed", 0))
     kwargs.setdefault("n_train", int(cfg.get("n_images", 20_000)))
     kwargs.setdefault("train_seed", train_seed)
     return evaluate_generator(G, dataset, n=n, seed=train_seed if seed is None else seed, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------- standard FID
-
-
-_INCEPTION_HELP = ("pip install 'torchmetrics[image]' (it brings torch-fidelity); the Inception weights are "
-                   "downloaded on first use, which needs internet, e.g. on Colab")
-
-
-def _inception_metrics(kid_subset_size: int, device: torch.device, timeout_s: float = 30.0):
-    """torchmetrics' FID and KID (2048-d Inception pool features), or a DCGANError saying what is missing."""
-    try:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-        from torchmetrics.image.kid import KernelInceptionDistance
-    except ImportError as e:
-        raise DCGANError(f"standard FID needs torchmetrics with its image extra ({type(e).__name__}: {e}): "
-                         f"{_INCEPTION_HELP}") from None
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)  # a download that cannot connect fails instead of hanging
-    try:
-        fid = FrechetInceptionDistance(feature=2048, normalize=True)
-        kid_metric = KernelInceptionDistance(feature=2048, subset_size=kid_subset_size, normalize=True)
-    except ImportError as e:  # torch-fidelity missing: torchmetrics raises ModuleNotFoundError at construction
-        raise DCGANError(f"standard FID needs torch-fidelity ({e}): {_INCEPTION_HELP}") from None
-    except Exception as e:  # noqa: BLE001 - URLError, HTTPError, socket timeout, hash mismatch: all "no weights"
-        reason = " ".join(str(e).split())[:160] or type(e).__name__
-        raise DCGANError(
-            f"standard FID needs the Inception weights, which are downloaded on first use (needs internet, e.g. "
-            f"on Colab); they could not be fetched here ({type(e).__name__}: {reason}). Offline, use the course "
-            f"metrics: `dcgan evaluate` prints a Fréchet distance in the course classifier's feature space") from None
-    finally:
-        socket.setdefaulttimeout(old)
-    return fid.to(device), kid_metric.to(device)
-
-
-def _to_unit_rgb(x: torch.Tensor) -> torch.Tensor:
-    """uint8 or [-1, 1] images -> float RGB in [0, 1] (what torchmetrics takes with normalize=True)."""
-    x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float().add(1.0).div(2.0).clamp(0.0, 1.0)
-    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-
-
-def standard_fid(G: nn.Module, real: Any, n: int = 10_000, seed: int = 0, device: str = "auto",
-                 batch_size: int = 100, kid_subset_size: int = 1000) -> dict[str, float]:
-    """Standard Inception FID and KID (torchmetrics, 2048-d pool features) of G against real images.
-
-    `real`: uint8 images (N, C, S, S), or a `data.ImageData` (in memory or streaming); up to `n` real images
-    and `n` samples of G are used (published FIDs use 50,000 and are biased by sample size, so compare
-    only numbers computed with the same n). These numbers *are* comparable with other Inception FIDs at the
-    same n. Needs `torchmetrics[image]` and the Inception weights (downloaded on first use); without them a
-    one-line DCGANError says so, instead of a failed download.
-    Returns {"fid", "kid", "kid_std", "n_real", "n_fake"}.
-    """
-    from .train import pick_device
-
-    dev = pick_device(device)
-    fid, kid_metric = _inception_metrics(min(kid_subset_size, n), dev)
-    n_real = 0
-    for batch in _real_batches(real, n, batch_size, seed):
-        x = _to_unit_rgb(batch).to(dev)
-        fid.update(x, real=True)
-        kid_metric.update(x, real=True)
-        n_real += len(x)
-    z = sample_z(n, G.nz, generator=torch.Generator().manual_seed(_Z_SEED + seed))
-    for i in range(0, n, batch_size):
-        x = _to_unit_rgb(generate(G, z[i:i + batch_size])).to(dev)
-        fid.update(x, real=False)
-        kid_metric.update(x, real=False)
-    k_mean, k_std = kid_metric.compute()
-    return {"fid": float(fid.compute()), "kid": float(k_mean), "kid_std": float(k_std), "n_real": float(n_real), "n_fake": float(n)}
-
-
-def _real_batches(real: Any, n: int, batch_size: int, seed: int):
-    if isinstance(real, torch.Tensor):
-        idx = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]
-        for i in range(0, len(idx), batch_size):
-            yield real[idx[i:i + batch_size]]
-        return
-    if getattr(real, "images", None) is not None:
-        yield from _real_batches(real.images.cpu(), n, batch_size, seed)
-        return
-    seen = 0
-    for x in real.batches(batch_size, epoch=0, seed=seed, device="cpu"):  # streaming ImageData, [-1, 1]
-        x = x[: n - seen]
-        seen += len(x)
-        yield x
-        if seen >= n:
-            return
-
-
-# --------------------------------------------------------------------------------------------- CLI helper
-
-
-def cli_evaluate(checkpoint: str | Path, n: int = 2000, seed: int | None = None, device: str = "auto",
-                 standard: bool = False, standard_n: int = 10_000, data_root: str | Path | None = None,
-                 n_rates: int = N_RATES) -> str:
-    """What `dcgan evaluate --checkpoint PATH` prints: the course metrics table for faces and digits, and with
-    `standard` the Inception FID/KID (any dataset; needs the weights; real images from `data_root`, by default
-    where the run found its data). Raises DCGANError with a one-line fix."""
-    from .checkpoint import build_generator, load
-    from .data import load_data
-    from .train import pick_device
-
-    ckpt = load(checkpoint)
-    cfg = ckpt.get("config", {})
-    dataset = cfg.get("dataset", "faces")
-    parts = []
-    if dataset in EVALUATED_DATASETS:
-        parts.append(evaluate_checkpoint(checkpoint, n=n, seed=seed, device=device, n_rates=n_rates).table())
-    elif not standard:
-        _check_dataset(dataset)
-    if standard:
-        G = build_generator(ckpt, pick_device(device))
-        root = cfg.get("data_root", "data") if data_root is None else data_root  # an image folder, say
-        data = load_data(dataset, G.image_size, int(cfg.get("n_images", 20_000)), int(cfg.get("seed", 0)), root)
-        r = standard_fid(G, data, n=standard_n, seed=int(cfg.get("seed", 0)) if seed is None else seed, device=device)
-        parts.append(f"Standard Inception FID ({int(r['n_fake'])} generated vs {int(r['n_real'])} real images; "
-                     f"compare only with FIDs at the same n): FID {r['fid']:.2f}  KID {r['kid']:.4f} ± {r['kid_std']:.4f}")
-    return "\n\n".join(parts)

@@ -20,7 +20,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import latent, probes
 from .errors import DCGANError
+from .faces import make_faces
+from .images import to_model_range
+from .models import Discriminator, Generator, batchnorm_mode, count_parameters
+from .toy import generator_loss, generator_loss_gradients
+from .train import d_step as course_d_step
+from .train import g_step as course_g_step
 
 PASSED = "✓ exercise {id} passed"  # the line `dcgan grade` looks for; {id} is "1.2" and so on
 NOT_STARTED = "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one"
@@ -111,8 +118,6 @@ def check_generator_losses(saturating: Callable[[torch.Tensor], torch.Tensor],
                            non_saturating: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """1.3: G's two losses from D's logits on fakes, minimised by G: saturating E[log(1 - D)] and
     non-saturating -E[log D], computed stably (no inf at logits of +-100)."""
-    from .toy import _g_loss, generator_loss_gradients
-
     logits = torch.tensor([-100.0, -8.0, -2.0, 0.0, 1.5, 6.0, 100.0])
     for name, fn in (("saturating", saturating), ("non_saturating", non_saturating)):
         x = logits.clone().requires_grad_(True)
@@ -120,7 +125,7 @@ def check_generator_losses(saturating: Callable[[torch.Tensor], torch.Tensor],
         _expect(isinstance(loss, torch.Tensor) and loss.numel() == 1, "1.3", f"{name}: return the mean over the batch (one number)")
         _expect(bool(torch.isfinite(loss)), "1.3", f"{name}: inf or NaN at logits of +-100; compute log D and log(1 - D) "
                 "from the logits with F.logsigmoid (or F.softplus), not torch.log(torch.sigmoid(...))")
-        _close(loss.reshape(()), _g_loss(logits, name), "1.3", f"{name} loss (minimised by G)")
+        _close(loss.reshape(()), generator_loss(logits, name), "1.3", f"{name} loss (minimised by G)")
         _expect(loss.requires_grad, "1.3", f"{name}: the loss does not depend on the logits (no gradient would reach G)")
         (grad,) = torch.autograd.grad(loss, x)
         want = generator_loss_gradients(torch.sigmoid(logits))[name] / len(logits)  # the mean divides by n
@@ -192,8 +197,6 @@ def check_generator_block(block: Callable[[int, int], nn.Module]) -> None:
 @_own_rng
 def check_generator(build: Callable[[int, int], nn.Module]) -> None:
     """2.3: build(nz, width) -> a 32x32 RGB generator: z (B, nz, 1, 1) -> images (B, 3, 32, 32) in [-1, 1]."""
-    from .models import Generator, count_parameters
-
     torch.manual_seed(0)
     G = _call("2.3", build, 100, 32)
     _expect(isinstance(G, nn.Module), "2.3", f"return an nn.Module, got {type(G).__name__}")
@@ -213,10 +216,6 @@ def check_generator(build: Callable[[int, int], nn.Module]) -> None:
 
 def _tiny_gan(seed: int = 0):
     """A small 32x32 G and D with their Adam optimisers (the paper's settings), a real batch and codes."""
-    from .data import to_model_range
-    from .faces import make_faces
-    from .models import Discriminator, Generator
-
     torch.manual_seed(seed)
     G, D = Generator(image_size=32, width=8), Discriminator(image_size=32, width=8)
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -227,21 +226,11 @@ def _tiny_gan(seed: int = 0):
 
 
 def _reference_d_step(G, D, opt_D, real, z) -> torch.Tensor:
-    bce = nn.BCEWithLogitsLoss()
-    fake = G(z).detach()  # D's step must not reach into G
-    loss = bce(D(real), torch.ones(len(real))) + bce(D(fake), torch.zeros(len(fake)))  # real and fake in separate batches
-    opt_D.zero_grad()
-    loss.backward()
-    opt_D.step()
-    return loss.detach()
+    return course_d_step(G, D, opt_D, real, z).loss  # the course's own half-steps: the ones `train()` runs
 
 
 def _reference_g_step(G, D, opt_G, z) -> torch.Tensor:
-    loss = nn.BCEWithLogitsLoss()(D(G(z)), torch.ones(len(z)))  # non-saturating: -log D(G(z))
-    opt_G.zero_grad()
-    loss.backward()
-    opt_G.step()
-    return loss.detach()
+    return course_g_step(G, D, opt_G, z)
 
 
 def _as_loss(exercise: str, got: Any, who: str) -> torch.Tensor:
@@ -313,8 +302,6 @@ def check_g_step(g_step: Callable) -> None:
 
 def check_slerp(slerp: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """4.1: slerp(z0, z1, t) for codes of shape (nz,), against `latent.slerp`, and the norm along the path."""
-    from . import latent
-
     g = torch.Generator().manual_seed(0)
     z0, z1 = torch.randn(2, 100, generator=g, dtype=torch.float64)
     for t in (0.0, 0.25, 0.5, 0.9, 1.0):
@@ -345,8 +332,6 @@ def _matches(got: torch.Tensor, want: torch.Tensor, atol: float = 1e-5) -> bool:
 
 def _pooled(D: nn.Module, x: torch.Tensor, pool: Callable[[torch.Tensor, int], torch.Tensor], batch_stats: bool) -> torch.Tensor:
     """`probes.d_features` with another pooling or BatchNorm mode: the features of two typical mistakes."""
-    from .models import batchnorm_mode
-
     layers = [n for n in D.layer_names if n.startswith("conv")]
     with torch.no_grad(), batchnorm_mode(D, batch_stats):
         maps = D.features(x, layers)
@@ -360,16 +345,13 @@ def check_pooled_features(pooled_features: Callable[[nn.Module, torch.Tensor], t
     training mode)."""
     import torch.nn.functional as F
 
-    from .models import Discriminator
-    from .probes import d_features
-
     torch.manual_seed(0)
     D = Discriminator(image_size=32, channels=1, width=8)
     with torch.no_grad():  # a few batches in training mode, so the running statistics are not the initial 0 and 1
         for _ in range(3):
             D(torch.randn(32, 1, 32, 32))
     x = torch.rand(6, 1, 32, 32) * 2 - 1
-    want = d_features(D, x)  # the course's features: running statistics, whatever mode D is in
+    want = probes.d_features(D, x)  # the course's features: running statistics, whatever mode D is in
     averaged, batch_stats = _pooled(D, x, F.adaptive_avg_pool2d, False), _pooled(D, x, F.adaptive_max_pool2d, True)
     got = _call("5.1", pooled_features, D, x)
     _expect(isinstance(got, torch.Tensor), "5.1", f"return a torch tensor, got {type(got).__name__}")
@@ -477,13 +459,11 @@ def check_standardise(standardise: Callable[[torch.Tensor, torch.Tensor], tuple[
 def check_guided_relu(guided_relu: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """6.1: guided_relu(grad_out, output) -> the gradient guided backprop passes below a ReLU: grad_out where
     both grad_out > 0 and the unit was active (output > 0), else 0."""
-    from .probes import guided_relu_rule
-
     torch.manual_seed(0)
     grad_out = torch.randn(4, 8, 5, 5)
     output = torch.nn.functional.leaky_relu(torch.randn(4, 8, 5, 5), 0.2)  # D's LeakyReLUs: negative where inactive
     got = _call("6.1", guided_relu, grad_out.clone(), output.clone())
-    want = guided_relu_rule(grad_out, output)
+    want = probes.guided_relu_rule(grad_out, output)
     _expect(isinstance(got, torch.Tensor), "6.1", f"return a torch tensor, got {type(got).__name__}")
     if not _matches(got, want):
         _expect(not _matches(got, grad_out * (output > 0)), "6.1", "that is plain backprop's rule: guided backprop also drops "
@@ -499,8 +479,6 @@ def check_guided_relu(guided_relu: Callable[[torch.Tensor, torch.Tensor], torch.
 def check_inside_share(inside_share: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """6.2: inside_share(gradient (B, C, H, W), mask (B, H, W)) -> each image's share of saliency (sum over
     channels of |gradient|) inside its mask (B,)."""
-    from .probes import saliency_inside
-
     g = torch.Generator().manual_seed(0)
     grad = torch.randn(64, 3, 32, 32, generator=g)
     mask = torch.zeros(64, 32, 32, dtype=torch.bool)
@@ -509,7 +487,7 @@ def check_inside_share(inside_share: Callable[[torch.Tensor, torch.Tensor], torc
         mask[i, top:top + 16, left:left + 12] = True
         grad[i, :, top:top + 16, left:left + 12] += 0.5 * torch.randn(1, 1, 1, generator=g)  # signed: sums cancel differently
     got = _call("6.2", inside_share, grad.clone(), mask.clone())
-    want = saliency_inside(grad, mask)
+    want = probes.saliency_inside(grad, mask)
     _expect(isinstance(got, torch.Tensor), "6.2", f"return a torch tensor, got {type(got).__name__}")
     _expect(got.shape == want.shape, "6.2", f"shape {tuple(got.shape)}: return one share per image, shape ({len(grad)},)")
     if not _matches(got, want):
@@ -517,12 +495,12 @@ def check_inside_share(inside_share: Callable[[torch.Tensor, torch.Tensor], torc
         signed = (s * mask).flatten(1).sum(1) / s.flatten(1).sum(1)
         _expect(not _matches(got, signed, 1e-4), "6.2", "positive and negative gradients cancel: sum |gradient| over the "
                 "channels first (grad.abs().sum(1))")
-        _expect(not _matches(got, saliency_inside(s.abs(), mask), 1e-4), "6.2", "you took |.| after "
+        _expect(not _matches(got, probes.saliency_inside(s.abs(), mask), 1e-4), "6.2", "you took |.| after "
                 "summing the channels, so a pixel's colour channels can cancel: grad.abs().sum(1), not grad.sum(1).abs()")
-        _expect(not _matches(got, saliency_inside(grad, mask[:1].expand_as(mask)), 1e-4), "6.2", "each image has its own mask: use mask[i] for image i (multiply by the whole (N, H, W) mask)")
+        _expect(not _matches(got, probes.saliency_inside(grad, mask[:1].expand_as(mask)), 1e-4), "6.2", "each image has its own mask: use mask[i] for image i (multiply by the whole (N, H, W) mask)")
         _close(got, want, "6.2", "the share inside the mask: (saliency inside the mask) / (all saliency), per image", atol=1e-4)
     area = float(mask.float().mean())
-    noise = saliency_inside(torch.randn(64, 3, 32, 32, generator=g), mask)
+    noise = probes.saliency_inside(torch.randn(64, 3, 32, 32, generator=g), mask)
     _passed("6.2", f"for pure noise the share is {float(noise.mean()):.3f}, the mask's area ({area:.3f}): that is chance level")
 
 
@@ -550,14 +528,12 @@ def _check_map_edit(exercise: str, edit: Callable, extra: tuple, want_of: Callab
 
 def check_zero_maps(zero_maps: Callable[[torch.Tensor, Any], torch.Tensor]) -> None:
     """6.3: zero_maps(h, channels) -> a copy of G's maps h (B, C, H, W) with those channels zero everywhere."""
-    from .probes import drop_maps
-
     def images_not_channels(h, ch):
         out = h.clone()
         out[ch] = 0
         return out
 
-    _check_map_edit("6.3", zero_maps, (), lambda h, ch: drop_maps(ch)(h),
+    _check_map_edit("6.3", zero_maps, (), lambda h, ch: probes.drop_maps(ch)(h),
                     {"you zeroed images, not channels: channels are dimension 1, h[:, channels]": images_not_channels})
     _passed("6.3", "those maps are zero for every image at every position; the others are untouched")
 
@@ -565,8 +541,6 @@ def check_zero_maps(zero_maps: Callable[[torch.Tensor, Any], torch.Tensor]) -> N
 def check_fill_maps(fill_maps: Callable[[torch.Tensor, Any, torch.Tensor], torch.Tensor]) -> None:
     """6.4: fill_maps(h, channels, average) -> a copy of h with those channels replaced by `average`'s (C, H, W),
     the same for every image (a "mean ablation")."""
-    from . import probes
-
     average = torch.rand(8, 4, 4, generator=torch.Generator().manual_seed(1)) + 0.1  # a reference set's mean maps
 
     def own_mean(h, ch):

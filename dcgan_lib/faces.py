@@ -13,13 +13,13 @@ saliency maps, and the continuous head `turn` for a "turn vector".
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-ATTRIBUTES: tuple[str, ...] = ("smiling", "eyeglasses", "long_hair")
+from .images import check_image_size
+
+ATTRIBUTES: tuple[str, ...] = ("smiling", "eyeglasses", "long_hair")  # the binary ones; every module reads them here
 HAIR_COLOURS: tuple[str, ...] = ("black", "brown", "blonde", "red", "grey")
 SKIN_TONES: tuple[str, ...] = ("light", "medium", "tan", "dark")
 BACKGROUNDS: tuple[str, ...] = ("slate", "sage", "sand", "mauve", "teal")
@@ -29,18 +29,12 @@ BOXES: tuple[str, ...] = ("glasses", "left_eye", "right_eye", "mouth")
 # (underscore names) so that render(attrs) is fully determined by attrs.
 NUISANCE: tuple[str, ...] = ("_dx", "_dy", "_scale", "_aspect", "_fringe", "_shirt")
 
-_RGB = {  # palettes in [0, 1]; flat and bold so a small DCGAN learns them quickly
+PALETTES = {  # the colours faces are drawn with, in [0, 1]; flat and bold so a small DCGAN learns them quickly
     "hair": [(0.10, 0.08, 0.07), (0.42, 0.25, 0.12), (0.95, 0.80, 0.42), (0.78, 0.30, 0.10), (0.72, 0.72, 0.74)],
     "skin": [(0.99, 0.86, 0.74), (0.91, 0.71, 0.55), (0.76, 0.54, 0.37), (0.47, 0.31, 0.21)],
     "background": [(0.52, 0.60, 0.72), (0.60, 0.70, 0.56), (0.84, 0.78, 0.64), (0.70, 0.58, 0.68), (0.45, 0.66, 0.68)],
     "shirt": [(0.16, 0.22, 0.45), (0.55, 0.14, 0.18), (0.20, 0.42, 0.26), (0.25, 0.25, 0.28)],
 }
-# Pale "studio" backgrounds, brighter than every hair colour (one per BACKGROUNDS name). Not the default:
-# benchmarks/background_tie.py trains on them to test whether the default mid-tone backgrounds, which sit
-# between dark and light hair, are what ties G's long-hair direction to the hair colour (notebook 05;
-# docs/results.md, "Pale backgrounds loosen the tie").
-STUDIO_BACKGROUNDS: tuple[tuple[float, float, float], ...] = (
-    (0.90, 0.93, 0.98), (0.91, 0.96, 0.90), (0.98, 0.95, 0.88), (0.96, 0.91, 0.95), (0.88, 0.97, 0.97))
 _EYE_WHITE = (0.98, 0.98, 0.96)
 _PUPIL = (0.10, 0.07, 0.06)
 _FRAME = (0.06, 0.06, 0.08)
@@ -72,11 +66,6 @@ class Faces:
             idx = slice(int(idx), int(idx) + 1 or None)  # a single face stays a batch of one
         return Faces(self.images[idx], {k: v[idx] for k, v in self.attributes.items()},
                      {k: v[idx] for k, v in self.boxes.items()}, self.mask[idx])
-
-
-def _check_size(size: int) -> None:
-    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 16 or size > 128 or size & (size - 1):
-        raise ValueError(f"image size must be a power of two between 16 and 128, got {size}")
 
 
 def sample_attributes(n: int, seed: int = 0, **fixed) -> dict[str, torch.Tensor]:
@@ -113,7 +102,7 @@ def sample_attributes(n: int, seed: int = 0, **fixed) -> dict[str, torch.Tensor]
     attrs["_scale"] = uniform(9, 0.92, 1.08)  # overall face size
     attrs["_aspect"] = uniform(10, 0.94, 1.06)  # width / height stretch
     attrs["_fringe"] = uniform(11, -1.0, 1.0)  # how low the hairline comes down
-    attrs["_shirt"] = choice(12, len(_RGB["shirt"]))
+    attrs["_shirt"] = choice(12, len(PALETTES["shirt"]))
     for name, value in fixed.items():
         try:
             v = torch.as_tensor(value)
@@ -201,14 +190,14 @@ def _draw(p: dict[str, torch.Tensor], size: int) -> tuple[torch.Tensor, torch.Te
     y, x = c.view(1, size, 1), c.view(1, 1, size)
     g = {k: v.float().view(n, 1, 1) for k, v in _geometry(p).items()}
     t, s, a, b, cx, cy, fx = (g[k] for k in ("t", "s", "a", "b", "cx", "cy", "fx"))
-    skin = torch.tensor(_RGB["skin"])[p["skin_tone"]]
-    hair = torch.tensor(_RGB["hair"])[p["hair_colour"]]
+    skin = torch.tensor(PALETTES["skin"])[p["skin_tone"]]
+    hair = torch.tensor(PALETTES["hair"])[p["hair_colour"]]
     long_hair = p["long_hair"].float().view(n, 1, 1)
 
-    img = torch.tensor(_RGB["background"])[p["background"]].view(n, 3, 1, 1).expand(n, 3, size, size).clone()
+    img = torch.tensor(PALETTES["background"])[p["background"]].view(n, 3, 1, 1).expand(n, 3, size, size).clone()
     # Shoulders first, so long hair can fall over them.
     shoulders = _ellipse(x, y, 0.6 * cx, 1.25 + 0.5 * (cy + 0.1), 0.9 * s, 0.5 * s)
-    _over(img, _fill(shoulders, px), torch.tensor(_RGB["shirt"])[p["_shirt"]])
+    _over(img, _fill(shoulders, px), torch.tensor(PALETTES["shirt"])[p["_shirt"]])
     # Long hair: a curtain behind the head reaching past the chin; it hangs towards the back of
     # a turned head, which makes the silhouette asymmetric.
     back = cx - 0.14 * t * a
@@ -262,12 +251,12 @@ def render(attributes: dict[str, torch.Tensor], size: int = 32) -> Faces:
     Missing nuisance keys default to a centred, unstretched face; missing attributes to
     False / 0 / turn 0. Images are uint8 (N, 3, size, size), mask bool (N, size, size).
     """
-    _check_size(size)
+    check_image_size(size)
     lengths = {torch.as_tensor(v).numel() for v in attributes.values() if torch.as_tensor(v).dim() > 0}
     if len(lengths) != 1:
         raise ValueError(f"attributes must be 1-D tensors of one common length, got lengths {sorted(lengths)}")
     n = lengths.pop()
-    for k, names in (*CATEGORIES.items(), ("_shirt", _RGB["shirt"])):
+    for k, names in (*CATEGORIES.items(), ("_shirt", PALETTES["shirt"])):
         v = torch.as_tensor(attributes.get(k, 0))
         if v.numel() and (v.min() < 0 or v.max() >= len(names)):
             raise ValueError(f"{k} must be in 0..{len(names) - 1}, got values {v.min().item()}..{v.max().item()}")
@@ -285,32 +274,7 @@ def render(attributes: dict[str, torch.Tensor], size: int = 32) -> Faces:
     return Faces(images, p, _boxes(p, _geometry(p), size), mask)
 
 
-@contextmanager
-def background_palette(colours: Sequence[Sequence[float]]) -> Iterator[None]:
-    """Within the block, paint the backgrounds with `colours` (RGB in [0, 1], one per `BACKGROUNDS` name).
-
-    An experiment's switch, e.g. `with background_palette(STUDIO_BACKGROUNDS): make_faces(...)`: every
-    face drawn in this process inside the block (training data, the classifier's data, evaluation) uses it.
-    The shipped checkpoints and classifier were trained on the default palette, which is restored on exit.
-    The evaluation's cached real faces are dropped on entry and on exit, since they were drawn in the other
-    palette.
-    """
-    from .evaluate import clear_caches  # here, not at the top: evaluate imports this module
-
-    rgb = [tuple(float(v) for v in c) for c in colours]
-    if len(rgb) != len(BACKGROUNDS) or any(len(c) != 3 or not all(0.0 <= v <= 1.0 for v in c) for c in rgb):
-        raise ValueError(f"give {len(BACKGROUNDS)} RGB triples in [0, 1], one per background {BACKGROUNDS}")
-    old = _RGB["background"]
-    _RGB["background"] = rgb
-    clear_caches()
-    try:
-        yield
-    finally:
-        _RGB["background"] = old
-        clear_caches()
-
-
 def make_faces(n: int, size: int = 32, seed: int = 0, **fixed) -> Faces:
     """= render(sample_attributes(n, seed, **fixed), size)."""
-    _check_size(size)  # fail before sampling, with the same one-line message
+    check_image_size(size)  # fail before sampling, with the same one-line message
     return render(sample_attributes(n, seed, **fixed), size)

@@ -1,34 +1,22 @@
 """DCGAN generator and discriminator, built from the paper's architecture guidelines.
 
 The layer layout (one `nn.Sequential` called `main`) is exactly the PyTorch DCGAN tutorial's, so its
-`netG.pth`/`netD.pth` (keys `main.N.weight`) load as they are; the only difference is that our D returns
-logits: the tutorial's final Sigmoid has no weights, and `BCEWithLogitsLoss` is numerically safer.
+`netG.pth`/`netD.pth` (keys `main.N.weight`) load as they are (`checkpoint.load_generator` reads them); the only
+difference is that our D returns logits: the tutorial's final Sigmoid has no weights, and `BCEWithLogitsLoss`
+is numerically safer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import CheckpointError
-from .latent import sample_z
-from .torch_files import safe_load
+from .images import check_image_size
 
-SIZES = (16, 32, 64, 128)
 Edit = Callable[[torch.Tensor], torch.Tensor]
-
-
-def check_image_size(image_size: int) -> int:
-    """Return `image_size` if it is a power of two from 16 to 128, else raise a clear ValueError."""
-    if image_size not in SIZES:
-        raise ValueError(
-            f"image size must be a power of two between 16 and 128 (16, 32, 64 or 128), got {image_size}"
-        )
-    return image_size
 
 
 def n_scales(image_size: int) -> int:
@@ -111,12 +99,6 @@ class Generator(_Named):
         self.layer_ends = {f"block{i + 1}": 3 * i + 2 for i in range(k)}
         self.layer_ends["image"] = len(layers) - 1
         init_weights(self)
-
-    def sample(self, n: int, generator: torch.Generator | None = None, train_bn: bool = False) -> torch.Tensor:
-        """n images from fresh z; BatchNorm uses running statistics unless `train_bn` (batch statistics)."""
-        device = next(self.parameters()).device
-        z = sample_z(n, self.nz, device=device, generator=generator)
-        return generate(self, z, train_bn=train_bn)
 
 
 class Discriminator(_Named):
@@ -213,55 +195,3 @@ def real_slope(real_logits: torch.Tensor, real: torch.Tensor, batch_dims: int = 
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # nn.DataParallel saves keys as module.main.N...; accept both
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
-def load_tutorial_generator(path: str | Path) -> Generator:
-    """A `Generator` from the `netG.pth` state dict of the PyTorch DCGAN tutorial or pytorch/examples."""
-    state = _strip_prefix(_load_state(path))
-    try:
-        first, last = state["main.0.weight"], state[max((k for k in state if k.endswith(".weight")), key=_index)]
-        nz, width = first.shape[0], last.shape[0]
-        channels = last.shape[1]
-        n_convs = sum(1 for k, v in state.items() if k.endswith(".weight") and v.dim() == 4)
-        G = Generator(2 ** (n_convs + 1), channels, nz, width)
-        G.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a DCGAN generator state dict (main.N.weight keys expected): {_first_line(e)}") from None
-    return G
-
-
-def load_tutorial_discriminator(path: str | Path) -> Discriminator:
-    """A `Discriminator` from the `netD.pth` state dict of the PyTorch DCGAN tutorial or pytorch/examples."""
-    state = _strip_prefix(_load_state(path))
-    try:
-        first = state["main.0.weight"]
-        width, channels = first.shape[0], first.shape[1]
-        n_convs = sum(1 for k, v in state.items() if k.endswith(".weight") and v.dim() == 4)
-        D = Discriminator(2 ** (n_convs + 1), channels, width)
-        D.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a DCGAN discriminator state dict (main.N.weight keys expected): {_first_line(e)}") from None
-    return D
-
-
-def _index(key: str) -> int:
-    return int(key.split(".")[1])
-
-
-def _first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
-def _load_state(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no file at {path}: check the path")
-    state = safe_load(path, "re-download or re-save it")
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict: save model.state_dict()")
-    return state

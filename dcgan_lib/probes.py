@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import to_model_range
+from .images import to_model_range
 from .errors import DCGANError
+from .config import TrainConfig
 from .models import Discriminator, Edit, Generator, batchnorm_mode, generate
+from .train import build_models
 
 
 def _check_images(images: torch.Tensor, model: nn.Module) -> None:
@@ -42,8 +44,6 @@ def _check_images(images: torch.Tensor, model: nn.Module) -> None:
 def initial_models(ckpt: dict[str, Any]) -> tuple[Generator, Discriminator]:
     """The untrained G and D a checkpoint's run started from: same architecture, same seed, same
     initialisation (`train.build_models`), in eval mode. The fair baseline for "what did training add?"."""
-    from .train import TrainConfig, build_models
-
     cfg = TrainConfig.from_dict(ckpt["config"])
     a = ckpt["arch"]
     cfg.image_size, cfg.nz, cfg.width = a["image_size"], a["nz"], a["width"]

@@ -34,16 +34,34 @@ def _mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _g_loss(d_fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
+def generator_loss(d_fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
     """Generator loss from D's logits on fakes: saturating E[log(1 - D)] or non-saturating -E[log D]."""
     if loss == "saturating":
         return -F.softplus(d_fake_logits).mean()  # log(1 - sigmoid(a)) = -softplus(a)
     return F.softplus(-d_fake_logits).mean()  # -log sigmoid(a) = softplus(-a)
 
 
-def _d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """D's cross-entropy: -E[log D(x)] - E[log(1 - D(G(z)))]."""
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def d_update(D: nn.Module, opt: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor, r1: float = 0.0) -> torch.Tensor:
+    """One step of D on a real and a fake batch of points (fakes already detached); `r1` adds the R1 penalty
+    on D's gradient at the real points. Returns D's loss. (The image GAN's `train.d_step` is the same update,
+    written with BCEWithLogits for images; these small games keep their own so notebook 01's numbers stay put.)"""
+    if r1:
+        real = real.requires_grad_(True)
+    real_logits = D(real)
+    loss = discriminator_loss(real_logits, D(fake))
+    if r1:
+        # R1: penalise D's gradient on real data, which stops D from sharpening into spikes that
+        # push G's samples from one mode to the next (Mescheder et al., 2018).
+        loss = loss + r1 / 2 * real_slope(real_logits, real).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
 
 
 def generator_loss_gradients(d_values: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -178,12 +196,9 @@ def train_1d(steps: int = 2000, data_mean: float = 4.0, data_std: float = 0.5, s
             real = data_mean + data_std * torch.randn(batch_size, 1, generator=gen)
             with torch.no_grad():
                 fake = G(torch.randn(batch_size, 1, generator=gen))
-            loss_d = _d_loss(D(real), D(fake))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
+            loss_d = d_update(D, opt_d, real, fake)
         fake = G(torch.randn(batch_size, 1, generator=gen))
-        loss_g = _g_loss(D(fake), loss)
+        loss_g = generator_loss(D(fake), loss)
         opt_g.zero_grad()
         loss_g.backward()
         if record:  # the size of the push G gets, before the optimiser rescales it
@@ -297,18 +312,7 @@ def train_2d(steps: int = 5000, seed: int = 0, remedy: str | None = None, modes:
     z_eval = torch.randn(n_eval, nz, generator=torch.Generator().manual_seed(seed + 1))
     res = Toy2DResult(G, D, remedy, seed, centres)
 
-    def d_step(D_: nn.Module, opt: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor) -> None:
-        if remedy == "gradient_penalty":
-            real = real.requires_grad_(True)
-        real_logits = D_(real)
-        loss = _d_loss(real_logits, D_(fake))
-        if remedy == "gradient_penalty":
-            # R1: penalise D's gradient on real data, which stops D from sharpening into spikes that
-            # push G's samples from one mode to the next (Mescheder et al., 2018).
-            loss = loss + gp_weight / 2 * real_slope(real_logits, real).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    r1 = gp_weight if remedy == "gradient_penalty" else 0.0
 
     for step in range(steps + 1):
         if step % snapshot_every == 0 or step == steps:
@@ -321,7 +325,7 @@ def train_2d(steps: int = 5000, seed: int = 0, remedy: str | None = None, modes:
         real = ring_of_gaussians(batch_size, modes, radius, std, generator=gen)
         z = torch.randn(batch_size, nz, generator=gen)
         fake = G(z)
-        d_step(D, opt_d, real, fake.detach())
+        d_update(D, opt_d, real, fake.detach(), r1)
         D_g = D
         if remedy == "unrolled":
             # First-order unrolling: G's gradient comes from a copy of D trained `unroll` more steps on
@@ -337,8 +341,8 @@ def train_2d(steps: int = 5000, seed: int = 0, remedy: str | None = None, modes:
                 r = ring_of_gaussians(batch_size, modes, radius, std, generator=gen)
                 with torch.no_grad():
                     f = G(torch.randn(batch_size, nz, generator=gen))
-                d_step(D_g, opt_u, r, f)
-        loss_g = _g_loss(D_g(fake), "non_saturating")
+                d_update(D_g, opt_u, r, f, r1)
+        loss_g = generator_loss(D_g(fake), "non_saturating")
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -492,18 +496,6 @@ def train_2d_seeds(seeds=range(5), steps: int = 5000, remedy: str | None = None,
         res.final = res.stats[-1]
         res.seconds = seconds / len(seeds)  # the ensemble's wall time, shared out
     return results
-
-
-def compare_remedies(seeds=range(5), remedies=(None, "minibatch_std"), steps: int = 5000,
-                     **kwargs) -> list[dict]:
-    """Train every (remedy, seed) pair; one row each: remedy, seed, modes_covered, high_quality, seconds."""
-    rows = []
-    for remedy in remedies:
-        for seed in seeds:
-            r = train_2d(steps=steps, seed=seed, remedy=remedy, **kwargs)
-            rows.append({"remedy": remedy or "none", "seed": seed, "modes_covered": r.final["modes_covered"],
-                         "high_quality": r.final["high_quality"], "seconds": r.seconds})
-    return rows
 
 
 def plot_1d_snapshot(ax, snap: dict) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
-from .data import to_display
+from .faces import ATTRIBUTES
+from .images import to_display
+from .models import generate
 
 
 def grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.Tensor:
@@ -87,7 +89,6 @@ def plot_grids(named: dict[str, torch.Tensor | str | Path], nrow: int = 8, size:
 
 # --------------------------------------------------------------------------------------------- training curves
 
-ATTRIBUTES = ("smiling", "eyeglasses", "long_hair")  # the binary face attributes the evaluation rates
 
 
 def _loss_records(history: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -210,8 +211,6 @@ class LivePlot:
         ax = self.axes[2]
         ax.set_axis_off()
         if state.fixed_z is not None:
-            from .models import generate
-
             samples = generate(state.G, state.fixed_z[: self.n_samples]).cpu()  # running BatchNorm statistics
             ax.imshow(grid(samples, nrow=8).permute(1, 2, 0).numpy())
             ax.set_title(f"fixed noise, step {state.step}", fontsize=10)

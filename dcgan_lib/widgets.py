@@ -26,14 +26,14 @@ from collections.abc import Mapping
 import ipywidgets as widgets
 import torch
 
-from .latent import Labeller, lerp, slerp, z_from_seed
+from .arithmetic import Labeller
+from .latent import lerp, slerp, z_from_seed
+from .models import generate
 from .viz import to_pil
 
 
 def png_bytes(G: torch.nn.Module, z: torch.Tensor, scale: int = 4) -> bytes:
     """G's image for one code z (nz,) or (1, nz, 1, 1) as PNG bytes, enlarged `scale` times."""
-    from .models import generate
-
     image = generate(G, z.reshape(1, -1, 1, 1)).cpu()
     buffer = io.BytesIO()
     to_pil(image, nrow=1, scale=scale).save(buffer, format="PNG")
@@ -44,8 +44,6 @@ def _readout(labeller: Labeller | None, G: torch.nn.Module, z: torch.Tensor) -> 
     """What the labeller reads in G(z), e.g. 'smiling 0.98 · eyeglasses 0.01 · turn +0.35'."""
     if labeller is None:
         return ""
-    from .models import generate
-
     labels = labeller(generate(G, z.reshape(1, -1, 1, 1)))
     return " · ".join(f"{name} {float(v[0]):+.2f}" if name == "turn" else f"{name} {float(v[0]):.2f}"
                       for name, v in labels.items())

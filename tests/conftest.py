@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dcgan_lib.data import ImageData
-from dcgan_lib.train import TrainConfig
+from dcgan_lib.config import TrainConfig
 
 
 @pytest.fixture(scope="module")

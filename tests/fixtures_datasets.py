@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dcgan_lib.datasets import CELEBA_ATTRIBUTES
+from dcgan_lib.streaming import CELEBA_ATTRIBUTES
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CELEBA_TEXT = (

@@ -6,10 +6,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcgan_lib import checkpoint
-from dcgan_lib.architecture import (
-    VARIANTS, build_variant, conv_output_size, conv_transpose_by_zero_insertion, conv_transpose_output_size,
-    format_ablation_table, format_layer_table, layer_table, overlap_counts, phase_means, train_and_evaluate, zero_insert,
-)
+from dcgan_lib.ablations import format_ablation_table, train_and_evaluate
+from dcgan_lib.architecture import (VARIANTS, build_variant, conv_output_size, conv_transpose_by_zero_insertion,
+                                    conv_transpose_output_size, format_layer_table, layer_table, overlap_counts,
+                                    phase_means, zero_insert)
 from dcgan_lib.models import Discriminator, Generator, count_parameters, generate
 from dcgan_lib.train import train
 

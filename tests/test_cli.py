@@ -72,7 +72,7 @@ def test_python_dash_m_and_the_console_script_agree():
 
 
 def test_evaluate_prints_the_table_for_a_faces_run(tmp_path, capsys):
-    from dcgan_lib.train import TrainConfig
+    from dcgan_lib.config import TrainConfig
 
     cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "f"), progress=False)
     train(cfg)
@@ -189,7 +189,7 @@ def test_evaluate_standard_looks_for_real_images_where_the_run_found_them(run_di
     assert main(["evaluate", "--checkpoint", str(path), "--standard", "--device", "cpu", "--data-root", str(tmp_path / "other")]) == 2
     assert "other" in capsys.readouterr().err
     from dcgan_lib.errors import DCGANError
-    from dcgan_lib.evaluate import cli_evaluate
+    from dcgan_lib.cli import evaluation_report
 
     with pytest.raises(DCGANError, match="my_images"):  # the library call defaults to the run's folder too
-        cli_evaluate(path, standard=True, device="cpu")
+        evaluation_report(path, standard=True, device="cpu")

@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_lib.data import load_data, to_display, to_model_range
+from dcgan_lib.data import load_data
+from dcgan_lib.images import to_display, to_model_range
 from dcgan_lib.errors import DatasetError
 
 
@@ -86,7 +87,7 @@ def test_faces_refuse_a_channel_count_they_do_not_have():
 
 
 def test_to_model_range_refuses_integer_images_other_than_uint8():
-    from dcgan_lib.data import to_model_range
+    from dcgan_lib.images import to_model_range
 
     assert to_model_range(torch.full((1, 1, 2, 2), 255, dtype=torch.uint8)).eq(1).all()
     with pytest.raises(ValueError, match="pass uint8"):

@@ -18,6 +18,8 @@ import torchvision.datasets as tvd
 from PIL import Image
 
 from dcgan_lib import datasets as D
+from dcgan_lib import images
+from dcgan_lib import streaming as S
 from dcgan_lib.errors import DatasetError
 
 try:
@@ -49,14 +51,14 @@ def colour_of(item: torch.Tensor) -> np.ndarray:
 
 @pytest.mark.parametrize("size", [16, 32, 64, 128])
 def test_check_image_size_accepts_powers_of_two(size):
-    assert D.check_image_size(size) == size
-    assert D.check_image_size(np.int64(size)) == size
+    assert images.check_image_size(size) == size
+    assert images.check_image_size(np.int64(size)) == size
 
 
 @pytest.mark.parametrize("size", [8, 48, 256, 0, -32, "64", 64.0, True])
 def test_check_image_size_rejects_the_rest(size):
     with pytest.raises(DatasetError) as excinfo:
-        D.check_image_size(size)
+        images.check_image_size(size)
     assert_one_line(excinfo, "power of two", "16", "128", repr(size))
 
 
@@ -65,7 +67,7 @@ def test_loaders_validate_image_size_and_channels(tmp_path):
         D.load_in_memory("digits", tmp_path, image_size=48)
     assert_one_line(excinfo, "power of two", "48")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("folder", tmp_path, image_size=256)
+        S.open_streaming("folder", tmp_path, image_size=256)
     assert_one_line(excinfo, "power of two", "256")
     with pytest.raises(DatasetError) as excinfo:
         D.load_in_memory("digits", tmp_path, channels=2)
@@ -77,7 +79,7 @@ def test_unknown_dataset_names_list_the_valid_ones(tmp_path):
         D.load_in_memory("mnsit", tmp_path)
     assert_one_line(excinfo, "unknown dataset", "'mnsit'", "did you mean mnist", *D.IN_MEMORY, *D.STREAMING, "faces")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("imagenet", tmp_path)
+        S.open_streaming("imagenet", tmp_path)
     assert_one_line(excinfo, "unknown dataset", "celeba, lsun, folder")
 
 
@@ -86,7 +88,7 @@ def test_in_memory_and_streaming_names_point_at_each_other(tmp_path):
         D.load_in_memory("celeba", tmp_path)
     assert_one_line(excinfo, "open_streaming('celeba'")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("CIFAR-10", tmp_path)
+        S.open_streaming("CIFAR-10", tmp_path)
     assert_one_line(excinfo, "load_in_memory('cifar10'")
 
 
@@ -431,33 +433,33 @@ def celeba_copy(celeba, tmp_path):
 
 
 def test_celeba_attributes_list():
-    assert len(D.CELEBA_ATTRIBUTES) == 40 and len(set(D.CELEBA_ATTRIBUTES)) == 40
-    assert D.CELEBA_ATTRIBUTES[:2] == ("5_o_Clock_Shadow", "Arched_Eyebrows") and D.CELEBA_ATTRIBUTES[-1] == "Young"
-    assert D.celeba_attribute_index("Smiling") == 31
-    assert D.celeba_attribute_index("Male") == 20
-    assert D.celeba_attribute_index("wearing hat") == D.CELEBA_ATTRIBUTES.index("Wearing_Hat")
-    assert D.celeba_attribute_index("5-o-clock-shadow") == 0
+    assert len(S.CELEBA_ATTRIBUTES) == 40 and len(set(S.CELEBA_ATTRIBUTES)) == 40
+    assert S.CELEBA_ATTRIBUTES[:2] == ("5_o_Clock_Shadow", "Arched_Eyebrows") and S.CELEBA_ATTRIBUTES[-1] == "Young"
+    assert S.celeba_attribute_index("Smiling") == 31
+    assert S.celeba_attribute_index("Male") == 20
+    assert S.celeba_attribute_index("wearing hat") == S.CELEBA_ATTRIBUTES.index("Wearing_Hat")
+    assert S.celeba_attribute_index("5-o-clock-shadow") == 0
 
 
 def test_celeba_attribute_index_suggests_close_names():
     with pytest.raises(DatasetError) as excinfo:
-        D.celeba_attribute_index("Smile")
+        S.celeba_attribute_index("Smile")
     assert_one_line(excinfo, "unknown CelebA attribute 'Smile'", "did you mean", "Smiling")
     with pytest.raises(DatasetError) as excinfo:
-        D.celeba_attribute_index("hair")
+        S.celeba_attribute_index("hair")
     assert_one_line(excinfo, "Black_Hair", "Gray_Hair")
     with pytest.raises(DatasetError) as excinfo:
-        D.celeba_attribute_index("qqqqqq")
+        S.celeba_attribute_index("qqqqqq")
     assert_one_line(excinfo, "5_o_Clock_Shadow", "Young")
 
 
 @pytest.mark.parametrize("size", [16, 32, 64])
 def test_celeba_items_and_attribute_targets(celeba, size):
     root, data = celeba
-    ds = D.open_streaming("celeba", root, image_size=size)
+    ds = S.open_streaming("celeba", root, image_size=size)
     train = [i for i, p in enumerate(data["partition"]) if p == 0]
     assert len(ds) == len(train)
-    smiling = D.celeba_attribute_index("Smiling")
+    smiling = S.celeba_attribute_index("Smiling")
     for k, i in enumerate(train):
         image, target = ds[k]
         assert image.shape == (3, size, size) and image.dtype == torch.uint8
@@ -470,7 +472,7 @@ def test_celeba_items_and_attribute_targets(celeba, size):
 @pytest.mark.parametrize("split", ["valid", "test", "all", "TEST"])
 def test_celeba_splits(celeba, split):
     root, data = celeba
-    ds = D.open_streaming("celeba", root, image_size=16, split=split)
+    ds = S.open_streaming("celeba", root, image_size=16, split=split)
     want = {"valid": [1], "test": [2], "all": [0, 1, 2]}[split.lower()]
     indices = [i for i, p in enumerate(data["partition"]) if p in want]
     assert len(ds) == len(indices)
@@ -480,13 +482,13 @@ def test_celeba_splits(celeba, split):
 def test_celeba_fallback_parser_warns(celeba):
     root, _ = celeba
     with pytest.warns(UserWarning, match="official MD5 checksums"):
-        D.open_streaming("celeba", root, image_size=16)
+        S.open_streaming("celeba", root, image_size=16)
 
 
 def test_celeba_verified_path_gives_the_same_items(celeba, monkeypatch):
     """With annotation files torchvision accepts, its CelebA is used, with identical items and targets."""
     root, _ = celeba
-    ours = D.open_streaming("celeba", root, image_size=32, split="all")
+    ours = S.open_streaming("celeba", root, image_size=32, split="all")
     base = root / "celeba"
     patched = [
         (fid, md5 if name.endswith(".zip") else fx.md5(base / name), name) for fid, md5, name in tvd.CelebA.file_list
@@ -494,7 +496,7 @@ def test_celeba_verified_path_gives_the_same_items(celeba, monkeypatch):
     monkeypatch.setattr(tvd.CelebA, "file_list", patched)  # stand-in for the official files
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        theirs = D.open_streaming("celeba", root, image_size=32, split="all")
+        theirs = S.open_streaming("celeba", root, image_size=32, split="all")
     assert not [w for w in caught if "MD5" in str(w.message)]
     assert isinstance(theirs.source, tvd.CelebA)
     assert len(theirs) == len(ours)
@@ -504,7 +506,7 @@ def test_celeba_verified_path_gives_the_same_items(celeba, monkeypatch):
 
 def test_celeba_grey_and_dataloader(celeba):
     root, _ = celeba
-    ds = D.open_streaming("celeba", root, image_size=32, channels=1)
+    ds = S.open_streaming("celeba", root, image_size=32, channels=1)
     assert ds[0][0].shape == (1, 32, 32)
     images, targets = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert images.shape == (4, 1, 32, 32) and images.dtype == torch.uint8
@@ -513,7 +515,7 @@ def test_celeba_grey_and_dataloader(celeba):
 
 def test_celeba_missing(tmp_path):
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", tmp_path)
+        S.open_streaming("celeba", tmp_path)
     assert_one_line(
         excinfo, "CelebA not found", "img_align_celeba.zip", "list_attr_celeba.txt", str(tmp_path / "celeba"), "by hand"
     )
@@ -523,7 +525,7 @@ def test_celeba_html_instead_of_attribute_file(celeba_copy):
     root, _ = celeba_copy
     (root / "celeba" / "list_attr_celeba.txt").write_bytes(fx.html_page())
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "list_attr_celeba.txt is an HTML page", "Google Drive quota", "by hand")
 
 
@@ -532,7 +534,7 @@ def test_celeba_html_instead_of_zip(tmp_path):
     base.mkdir()
     (base / "img_align_celeba.zip").write_bytes(b"\n  " + fx.html_page())
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", tmp_path)
+        S.open_streaming("celeba", tmp_path)
     assert_one_line(
         excinfo, "img_align_celeba.zip is an HTML page (Google Drive quota?), not the archive",
         "download img_align_celeba.zip by hand", f"unzip it into {base}",
@@ -547,7 +549,7 @@ def test_celeba_zip_not_unzipped(celeba_copy):
             archive.write(f, f"img_align_celeba/{f.name}")
     shutil.rmtree(base / "img_align_celeba")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "is not unzipped", f"unzip {base / 'img_align_celeba.zip'}")
 
 
@@ -557,7 +559,7 @@ def test_celeba_truncated_zip(celeba_copy):
     shutil.rmtree(base / "img_align_celeba")
     (base / "img_align_celeba.zip").write_bytes(b"PK\x03\x04" + b"\0" * 100)
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "not a valid zip", "download it again")
 
 
@@ -568,7 +570,7 @@ def test_celeba_kaggle_nested_folder(celeba_copy):
     for f in images.glob("*.jpg"):
         f.rename(images / "img_align_celeba" / f.name)
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "one folder too deep", f"move the .jpg files up into {images}")
 
 
@@ -576,7 +578,7 @@ def test_celeba_missing_partition_file(celeba_copy):
     root, _ = celeba_copy
     (root / "celeba" / "list_eval_partition.txt").unlink()
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "lacks list_eval_partition.txt", "by hand")
 
 
@@ -587,7 +589,7 @@ def test_celeba_malformed_attribute_line(celeba_copy):
     lines[4] = lines[4][:40]  # a row cut short
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root)
+        S.open_streaming("celeba", root)
     assert_one_line(excinfo, "line 5 of", "list_attr_celeba.txt", "40 values")
 
 
@@ -596,7 +598,7 @@ def test_celeba_corrupt_and_missing_images_at_getitem(celeba_copy):
     images = root / "celeba" / "img_align_celeba"
     fx.truncate(images / "000002.jpg", keep=0.4)
     (images / "000003.jpg").unlink()
-    ds = D.open_streaming("celeba", root, image_size=16)
+    ds = S.open_streaming("celeba", root, image_size=16)
     assert ds[0][0].shape == (3, 16, 16)  # the good ones still load
     with pytest.raises(DatasetError) as excinfo:
         ds[1]
@@ -609,10 +611,10 @@ def test_celeba_corrupt_and_missing_images_at_getitem(celeba_copy):
 def test_celeba_bad_split_and_option(celeba):
     root, _ = celeba
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root, split="validation")
+        S.open_streaming("celeba", root, split="validation")
     assert_one_line(excinfo, "unknown CelebA split 'validation'", "train, valid, test, all")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", root, classes="bedroom_train")
+        S.open_streaming("celeba", root, classes="bedroom_train")
     assert_one_line(excinfo, "celeba does not take option(s) classes", "split")
 
 
@@ -625,7 +627,7 @@ def test_celeba_download_hits_drive_quota(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tvd.celeba, "download_file_from_google_drive", quota)
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", tmp_path, download=True)
+        S.open_streaming("celeba", tmp_path, download=True)
     assert_one_line(excinfo, "img_align_celeba.zip is an HTML page", "Google Drive quota", "--download failed")
 
 
@@ -637,7 +639,7 @@ def test_celeba_download_without_gdown(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tvd.celeba, "download_file_from_google_drive", no_gdown)
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("celeba", tmp_path, download=True)
+        S.open_streaming("celeba", tmp_path, download=True)
     assert_one_line(excinfo, "CelebA not found", "by hand", "--download failed", "gdown")
 
 
@@ -656,7 +658,7 @@ def lsun(tmp_path_factory):
 @pytest.mark.parametrize("size", [16, 32, 64])
 def test_lsun_items(lsun, size):
     root, bedrooms, _ = lsun
-    ds = D.open_streaming("lsun", root, image_size=size)  # classes='bedroom_train' by default
+    ds = S.open_streaming("lsun", root, image_size=size)  # classes='bedroom_train' by default
     assert len(ds) == 3
     for k, (_, colour) in enumerate(bedrooms):
         image, target = ds[k]
@@ -666,7 +668,7 @@ def test_lsun_items(lsun, size):
 
 def test_lsun_several_classes_and_dataloader(lsun):
     root, bedrooms, churches = lsun
-    ds = D.open_streaming("lsun", root, image_size=16, classes=["bedroom_train", "church_outdoor_train"])
+    ds = S.open_streaming("lsun", root, image_size=16, classes=["bedroom_train", "church_outdoor_train"])
     assert len(ds) == 5 and [ds[k][1] for k in range(5)] == [0, 0, 0, 1, 1]
     assert np.abs(colour_of(ds[-1][0]) - churches[-1][1]).max() < 4
     # Worker processes get a pickled copy; the lmdb environment must survive that.
@@ -679,17 +681,17 @@ def test_lsun_several_classes_and_dataloader(lsun):
 def test_lsun_leaves_no_cache_file_in_the_working_directory(lsun, tmp_path, monkeypatch):
     root, _, _ = lsun
     monkeypatch.chdir(tmp_path)
-    D.open_streaming("lsun", root, image_size=16)[0]
+    S.open_streaming("lsun", root, image_size=16)[0]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_lsun_missing_and_unknown_class(lsun, tmp_path):
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("lsun", tmp_path, download=True)
+        S.open_streaming("lsun", tmp_path, download=True)
     assert_one_line(excinfo, str(tmp_path / "bedroom_train_lmdb"), "download.py -c bedroom", "cannot download LSUN")
     root, _, _ = lsun
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("lsun", root, classes="bedrooms_train")
+        S.open_streaming("lsun", root, classes="bedrooms_train")
     assert_one_line(excinfo, "unknown LSUN class 'bedrooms_train'", "bedroom", "church_outdoor")
 
 
@@ -697,7 +699,7 @@ def test_lsun_zip_not_unzipped(tmp_path):
     pytest.importorskip("lmdb")
     (tmp_path / "bedroom_train_lmdb.zip").write_bytes(b"PK\x03\x04")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("lsun", tmp_path)
+        S.open_streaming("lsun", tmp_path)
     assert_one_line(excinfo, "is not unzipped", "unzip")
 
 
@@ -707,14 +709,14 @@ def test_lsun_corrupt_database_and_corrupt_image(tmp_path):
     db.mkdir()
     (db / "data.mdb").write_bytes(b"\0garbage" * 1000)
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("lsun", tmp_path, classes="kitchen_train")
+        S.open_streaming("lsun", tmp_path, classes="kitchen_train")
     assert_one_line(excinfo, "cannot open the LSUN database", str(db), "unzip it again")
 
     env = lmdb.open(str(tmp_path / "tower_train_lmdb"), map_size=1 << 20)
     with env.begin(write=True) as txn:
         txn.put(b"a" * 40, b"\xff\xd8\xff\xe0 not really a jpeg")
     env.close()
-    ds = D.open_streaming("lsun", tmp_path, classes="tower_train", image_size=16)
+    ds = S.open_streaming("lsun", tmp_path, classes="tower_train", image_size=16)
     with pytest.raises(DatasetError) as excinfo:
         ds[0]
     assert_one_line(
@@ -725,7 +727,7 @@ def test_lsun_corrupt_database_and_corrupt_image(tmp_path):
 def test_lsun_without_lmdb(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "lmdb", None)  # makes `import lmdb` fail
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("lsun", tmp_path)
+        S.open_streaming("lsun", tmp_path)
     assert_one_line(excinfo, "LSUN needs the lmdb package: pip install lmdb")
 
 
@@ -749,7 +751,7 @@ def flat_folder(tmp_path_factory):
 
 @pytest.mark.parametrize("size", [16, 32, 64])
 def test_folder_flat_mixed_sizes_and_modes(flat_folder, size):
-    ds = D.open_streaming("folder", flat_folder, image_size=size)
+    ds = S.open_streaming("folder", flat_folder, image_size=size)
     assert len(ds) == 6
     items = [ds[k] for k in range(len(ds))]
     assert all(x.shape == (3, size, size) and x.dtype == torch.uint8 and t == 0 for x, t in items)
@@ -763,7 +765,7 @@ def test_folder_flat_mixed_sizes_and_modes(flat_folder, size):
 
 
 def test_folder_to_grey_uses_pil_luma(flat_folder):
-    ds = D.open_streaming("folder", flat_folder, image_size=16, channels=1)
+    ds = S.open_streaming("folder", flat_folder, image_size=16, channels=1)
     image, _ = ds[0]
     assert image.shape == (1, 16, 16)
     luma = Image.new("RGB", (1, 1), (200, 50, 20)).convert("L").getpixel((0, 0))
@@ -774,7 +776,7 @@ def test_folder_to_grey_uses_pil_luma(flat_folder):
 @pytest.mark.parametrize("shape,vertical", [((90, 30), False), ((30, 90), True)])
 def test_folder_centre_crops(tmp_path, shape, vertical):
     fx.three_stripes(tmp_path / "stripes.png", shape, vertical)
-    image, _ = D.open_streaming("folder", tmp_path, image_size=16)[0]
+    image, _ = S.open_streaming("folder", tmp_path, image_size=16)[0]
     r, g, b = colour_of(image)
     assert g > 235 and r < 20 and b < 20  # only the middle third survives
 
@@ -786,7 +788,7 @@ def test_folder_class_subfolders(tmp_path):
     fx.save_image(tmp_path / ".ipynb_checkpoints" / "4.png", (50, 50))
     fx.save_image(tmp_path / "dogs" / ".hidden" / "5.png", (50, 50))
     (tmp_path / "empty").mkdir()
-    ds = D.open_streaming("folder", tmp_path, image_size=32)
+    ds = S.open_streaming("folder", tmp_path, image_size=32)
     assert isinstance(ds.source, tvd.ImageFolder)
     assert ds.source.classes == ["cats", "dogs"]
     assert [ds[k][1] for k in range(len(ds))] == [0, 0, 1]
@@ -797,17 +799,17 @@ def test_folder_class_subfolders(tmp_path):
 
 def test_folder_errors(tmp_path):
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("folder", tmp_path / "nope")
+        S.open_streaming("folder", tmp_path / "nope")
     assert_one_line(excinfo, str(tmp_path / "nope"), "does not exist", ".jpg")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
     (tmp_path / "empty" / "sub").mkdir()
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("folder", tmp_path / "empty")
+        S.open_streaming("folder", tmp_path / "empty")
     assert_one_line(excinfo, f"no images found in {tmp_path / 'empty'}", ".jpg", ".png")
     fx.save_image(tmp_path / "one.png", (10, 10))
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming("folder", tmp_path / "one.png")
+        S.open_streaming("folder", tmp_path / "one.png")
     assert_one_line(excinfo, str(tmp_path / "one.png"), "is a file, not a folder")
 
 
@@ -815,7 +817,7 @@ def test_folder_corrupt_images_at_getitem(tmp_path):
     fx.save_image(tmp_path / "a.png", (20, 20))
     (tmp_path / "b.png").write_bytes(b"this is not a png")
     fx.truncate(fx.save_image(tmp_path / "c.jpg", (200, 200), "RGB", (1, 2, 3)), keep=0.3)
-    ds = D.open_streaming("folder", tmp_path, image_size=16)
+    ds = S.open_streaming("folder", tmp_path, image_size=16)
     assert len(ds) == 3 and ds[0][0].shape == (3, 16, 16)
     for k, name in ((1, "b.png"), (2, "c.jpg")):
         with pytest.raises(DatasetError) as excinfo:
@@ -829,12 +831,12 @@ def test_streaming_root_is_a_file(tmp_path, name):
         pytest.importorskip("lmdb")
     (tmp_path / "data").write_text("not a folder")
     with pytest.raises(DatasetError) as excinfo:
-        D.open_streaming(name, tmp_path / "data")
+        S.open_streaming(name, tmp_path / "data")
     assert_one_line(excinfo, str(tmp_path / "data"), "is a file, not a folder")
 
 
 def test_index_error_still_ends_iteration(flat_folder):
-    ds = D.open_streaming("folder", flat_folder, image_size=16)
+    ds = S.open_streaming("folder", flat_folder, image_size=16)
     with pytest.raises(IndexError):
         ds[len(ds)]
     assert len(list(iter(ds))) == len(ds)  # the old-style __getitem__ protocol relies on IndexError

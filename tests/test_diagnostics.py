@@ -1,15 +1,12 @@
-"""Failure diagnosis: recent means, diversity, the rules of `diagnose`, starting a run from a checkpoint."""
+"""Failure diagnosis: recent means, diversity, the rules of `diagnose`."""
 
 import math
 
 import pytest
-import torch
 
-from dcgan_lib import checkpoint
-from dcgan_lib.diagnostics import D_WINS_BELOW, diagnose, diversity, recent, spread_ratio, start_from
+from dcgan_lib.diagnostics import D_WINS_BELOW, diagnose, diversity, recent, spread_ratio
 from dcgan_lib.errors import DCGANError
 from dcgan_lib.faces import make_faces
-from dcgan_lib.train import TrainConfig, train
 
 
 def records(d_x: float, d_g_z: float, n: int = 5, loss_d: float = 0.3) -> list[dict[str, float]]:
@@ -48,23 +45,3 @@ def test_diversity_separates_real_faces_from_one_repeated_face():
         diversity(faces[:1])
 
 
-def test_start_from_makes_a_fresh_run_with_the_checkpoints_weights(tmp_path, tiny_config, tiny_data):
-    src = train(tiny_config, data=tiny_data)
-    cfg = TrainConfig(**{**tiny_config.__dict__, "out": str(tmp_path / "ft"), "epochs": 1, "lr": 1e-3})
-    (tmp_path / "ft" / "samples").mkdir(parents=True)
-    (tmp_path / "ft" / "samples" / "epoch_009.png").write_text("an old run's grid: replaced")
-    path = start_from(tiny_config.out, cfg)
-    ck = checkpoint.load(path)
-    assert ck["step"] == 0 and ck["history"] == [] and "opt_G" not in ck
-    assert not (tmp_path / "ft" / "samples" / "epoch_009.png").exists()
-    # a folder that is not a run, or that holds the source checkpoint, is never deleted
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "mine.txt").write_text("keep")
-    with pytest.raises(DCGANError, match="not a run folder .it holds mine.txt."):
-        start_from(tiny_config.out, TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "notes")}))
-    with pytest.raises(DCGANError, match="holds the checkpoint to start from"):
-        start_from(tiny_config.out, TrainConfig(**{**cfg.__dict__, "out": tiny_config.out}))
-    assert (tmp_path / "notes" / "mine.txt").exists() and checkpoint.load(tiny_config.out)["step"] > 0
-    assert all(torch.equal(ck["G"][k], v) for k, v in src.G.state_dict().items())
-    state = train(cfg, resume=True, data=tiny_data)  # fine-tunes from those weights
-    assert state.step == tiny_data.steps_per_epoch(cfg.batch_size) and state.history[0]["step"] <= state.step

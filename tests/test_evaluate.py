@@ -13,9 +13,11 @@ from torch import nn
 
 from dcgan_lib import classifiers as cl
 from dcgan_lib import evaluate as ev
-from dcgan_lib.data import to_model_range
+from dcgan_lib import inception, memorisation, metrics
+from dcgan_lib.cli import evaluation_report, train_classifier_command
 from dcgan_lib.errors import DCGANError
-from dcgan_lib.faces import HAIR_COLOURS, make_faces
+from dcgan_lib.faces import ATTRIBUTES, HAIR_COLOURS, make_faces
+from dcgan_lib.images import to_model_range
 from dcgan_lib.models import Generator
 
 FRESH_SEED = 123_457  # faces neither the classifier nor the evaluation's real sets have seen
@@ -59,25 +61,25 @@ def train_faces():
 def test_frechet_distance_of_identical_sets_is_zero_and_of_a_shift_is_its_squared_length():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(400, 6, generator=g) @ torch.randn(6, 6, generator=g)
-    assert ev.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
     m = torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0, 1.0])
-    assert ev.frechet_distance(x, x + m) == pytest.approx(float(m @ m), rel=1e-6)  # same covariance: |m|^2
+    assert metrics.frechet_distance(x, x + m) == pytest.approx(float(m @ m), rel=1e-6)  # same covariance: |m|^2
     y = torch.randn(300, 6, generator=g) * 2
-    assert ev.frechet_distance(x, y) == pytest.approx(ev.frechet_distance(y, x), rel=1e-6)
+    assert metrics.frechet_distance(x, y) == pytest.approx(metrics.frechet_distance(y, x), rel=1e-6)
 
 
 def test_frechet_from_stats_matches_closed_forms():
     a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 0.0])  # diagonal: sum (sqrt a - sqrt b)^2
     mu1, mu2 = torch.zeros(3), torch.tensor([1.0, 1.0, 0.0])
     want = 2.0 + sum((math.sqrt(x) - math.sqrt(y)) ** 2 for x, y in zip(a.tolist(), b.tolist()))
-    assert ev.frechet_from_stats(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(want, rel=1e-9)
+    assert metrics.frechet_from_stats(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(want, rel=1e-9)
     # non-commuting covariances against scipy's general square root
     scipy_linalg = pytest.importorskip("scipy.linalg")
     g = torch.Generator().manual_seed(1)
     p, q = torch.randn(5, 5, generator=g, dtype=torch.float64), torch.randn(5, 5, generator=g, dtype=torch.float64)
     s1, s2 = p @ p.T + 0.1 * torch.eye(5, dtype=torch.float64), q @ q.T
     cross = scipy_linalg.sqrtm((s1 @ s2).numpy()).real.trace()
-    assert ev.frechet_from_stats(torch.zeros(5), s1, torch.zeros(5), s2) == pytest.approx(
+    assert metrics.frechet_from_stats(torch.zeros(5), s1, torch.zeros(5), s2) == pytest.approx(
         float(s1.trace() + s2.trace() - 2 * cross), rel=1e-6)
 
 
@@ -86,13 +88,13 @@ def test_kid_is_unbiased_mmd_with_the_cubic_kernel():
     x, y = torch.randn(60, 4, generator=g, dtype=torch.float64), torch.randn(50, 4, generator=g, dtype=torch.float64) + 0.5
     k = lambda a, b: ((a @ b.T) / 4 + 1) ** 3  # noqa: E731
     m = 50  # both sets used whole in every subset (only the order varies), so one hand computation is the answer
-    mean, std = ev.kid(x[:50], y, subsets=3, subset_size=m)
+    mean, std = metrics.kid(x[:50], y, subsets=3, subset_size=m)
     kxx, kyy, kxy = k(x[:50], x[:50]), k(y, y), k(x[:50], y)
     want = (kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1)) - 2 * kxy.mean()
     assert mean == pytest.approx(float(want), rel=1e-9) and std == pytest.approx(0.0, abs=1e-9)
     same_a, same_b = torch.randn(800, 8, generator=g), torch.randn(800, 8, generator=g)
-    k0, s0 = ev.kid(same_a, same_b, subsets=20, subset_size=400)
-    k1, _ = ev.kid(same_a, same_b + 0.5, subsets=20, subset_size=400)
+    k0, s0 = metrics.kid(same_a, same_b, subsets=20, subset_size=400)
+    k1, _ = metrics.kid(same_a, same_b + 0.5, subsets=20, subset_size=400)
     assert abs(k0) < 3 * s0 + 1e-3 and k1 > 10 * max(abs(k0), 1e-3)
 
 
@@ -113,7 +115,7 @@ def test_shipped_classifiers_load_with_their_cards():
 def test_faces_classifier_keeps_its_accuracy_on_fresh_faces(size):
     faces = make_faces(1000, size, seed=FRESH_SEED)
     report = cl.evaluate_classifier(cl.load_classifier("faces"), faces.images, faces.attributes)
-    for name in cl.FACE_BINARY:
+    for name in ATTRIBUTES:
         assert report[f"acc_{name}"] >= 0.98, (name, size, report)
     assert report["turn_mae"] < 0.1, report
 
@@ -126,13 +128,13 @@ def test_digits_classifier_on_its_held_out_split():
 
 def test_a_missing_classifier_says_how_to_train_it(monkeypatch, tmp_path):
     monkeypatch.setattr(cl, "classifier_dir", lambda: tmp_path)
-    cl._load_cached.cache_clear()
+    cl.clear_cache()
     try:
         with pytest.raises(DCGANError, match="dcgan train-classifier --kind faces"):
             cl.load_classifier("faces")
     finally:
         monkeypatch.undo()
-        cl._load_cached.cache_clear()
+        cl.clear_cache()
 
 
 def test_classifier_round_trip_and_input_handling(tmp_path):
@@ -156,7 +158,7 @@ def test_classifier_round_trip_and_input_handling(tmp_path):
 
 
 def test_train_classifier_writes_a_loadable_file_and_card(tmp_path):
-    card = cl.cli_train_classifier("digits", out=tmp_path / "digits.pt", epochs=1, progress=False)
+    card = train_classifier_command("digits", out=tmp_path / "digits.pt", epochs=1, progress=False)
     assert card["command"] == "dcgan train-classifier --kind digits --seed 0 --epochs 1"
     assert {"acc_digit"} <= set(card["report"]["heldout_32"]) and card["report"]["feature_scale"] > 0
     clf = cl.load_classifier(tmp_path / "digits.pt")
@@ -166,7 +168,7 @@ def test_train_classifier_writes_a_loadable_file_and_card(tmp_path):
 def test_attribute_rates_of_real_faces_match_their_ground_truth():
     faces = make_faces(400, 32, seed=FRESH_SEED)
     rates = ev.attribute_rates(faces.images, "faces")
-    for name in cl.FACE_BINARY:
+    for name in ATTRIBUTES:
         assert rates[name] == pytest.approx(faces.attributes[name].float().mean().item(), abs=0.02)
     assert rates["turn_mean"] == pytest.approx(faces.attributes["turn"].mean().item(), abs=0.03)
     assert sum(rates[f"hair_colour:{i}"] for i in range(5)) == pytest.approx(1.0)
@@ -222,7 +224,7 @@ def test_real_images_score_at_the_floor_and_an_untrained_g_at_the_ceiling(train_
     real = ev.evaluate_generator(PoolG(fresh), "faces", n=600, seed=0, train_images=train_faces, nn_queries=300)
     assert real.fd < 2 * real.fd_floor and real.fd_floor < 0.05 * real.fd_ceiling
     assert real.gap_closed == pytest.approx(1.0, abs=0.05)
-    for name in cl.FACE_BINARY:
+    for name in ATTRIBUTES:
         assert real.summary()[f"{name}_diff"] < 0.1
     assert real.nn.passed, real.table()
 
@@ -263,8 +265,8 @@ def test_n_rates_measures_the_rates_on_more_images_and_leaves_the_rest_alone():
     assert "1200 generated" in big.table()
     real = make_faces(1200, 16, seed=ev._REAL_A_SEED).images  # real set A, grown to n_rates
     assert big.rates_data["smiling"] == pytest.approx(ev.attribute_rates(real)["smiling"], abs=1e-6)
-    gen = ev._generate(G, 1200, ev._Z_SEED, prefix=301)
-    assert torch.equal(gen[:301], ev._generate(G, 301, ev._Z_SEED))
+    gen = ev._generate(G, 1200, ev.Z_SEED, prefix=301)
+    assert torch.equal(gen[:301], ev._generate(G, 301, ev.Z_SEED))
     assert big.rates_gen["smiling"] == pytest.approx(ev.attribute_rates(gen)["smiling"], abs=1e-6)
 
 
@@ -292,7 +294,7 @@ def test_evaluate_checkpoint_reads_dataset_seed_and_training_size(tmp_path):
     path = atomic_save({"format": FORMAT, "arch": {"image_size": 16, "channels": 3, "nz": 16, "width": 8},
                         "config": {"dataset": "faces", "seed": 5, "n_images": 300}, "G": G.state_dict()},
                        tmp_path / "checkpoint.pt")
-    text = ev.cli_evaluate(tmp_path, n=200, device="cpu")
+    text = evaluation_report(tmp_path, n=200, device="cpu")
     assert "16x16 faces generator: 200 samples, seed 5" in text and "300 training images" in text
     # the ceiling is the run's own untrained G (same seed), so this G closes nothing
     assert ev.evaluate_checkpoint(path, n=200, device="cpu").gap_closed == pytest.approx(0.0, abs=0.15)
@@ -305,7 +307,7 @@ def test_standard_fid_without_torchmetrics_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchmetrics", None)
     monkeypatch.setitem(sys.modules, "torchmetrics.image.fid", None)
     with pytest.raises(DCGANError, match=r"pip install 'torchmetrics\[image\]'"):
-        ev.standard_fid(untrained(), torch.zeros(4, 3, 32, 32, dtype=torch.uint8), n=4, device="cpu")
+        inception.standard_fid(untrained(), torch.zeros(4, 3, 32, 32, dtype=torch.uint8), n=4, device="cpu")
 
 
 def test_standard_fid_offline_gives_a_clear_message_not_a_failed_download(monkeypatch, tmp_path):
@@ -318,7 +320,7 @@ def test_standard_fid_offline_gives_a_clear_message_not_a_failed_download(monkey
     monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))  # no cached weights
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(DCGANError, match="needs the Inception weights.*internet") as info:
-        ev.standard_fid(untrained(), torch.zeros(4, 3, 32, 32, dtype=torch.uint8), n=4, device="cpu")
+        inception.standard_fid(untrained(), torch.zeros(4, 3, 32, 32, dtype=torch.uint8), n=4, device="cpu")
     assert "\n" not in str(info.value)
 
 
@@ -336,9 +338,9 @@ def test_standard_fid_feeds_real_and_generated_images(monkeypatch):
 
     fid, kid_metric = Stub(), Stub()
     kid_metric.kid = True
-    monkeypatch.setattr(ev, "_inception_metrics", lambda *a, **k: (fid, kid_metric))
+    monkeypatch.setattr(inception, "_inception_metrics", lambda *a, **k: (fid, kid_metric))
     digits = torch.randint(0, 256, (30, 1, 16, 16), dtype=torch.uint8)
-    out = ev.standard_fid(untrained(16, channels=1), digits, n=20, batch_size=8, device="cpu")
+    out = inception.standard_fid(untrained(16, channels=1), digits, n=20, batch_size=8, device="cpu")
     assert out == {"fid": 12.0, "kid": 0.5, "kid_std": pytest.approx(0.1), "n_real": 20.0, "n_fake": 20.0}
     assert fid.seen == {True: 20, False: 20}
 
@@ -346,36 +348,36 @@ def test_standard_fid_feeds_real_and_generated_images(monkeypatch):
 def test_total_variation_reads_only_the_named_category():
     a = {"hair:0": 0.5, "hair:1": 0.5, "skin:0": 1.0}
     b = {"hair:0": 0.2, "hair:1": 0.8, "skin:0": 0.0}
-    assert ev.total_variation(a, b, "hair") == pytest.approx(0.3)
-    assert ev.total_variation(a, a, "hair") == 0.0
-    assert ev.total_variation(a, {}, "skin") == pytest.approx(0.5)  # a missing key counts as rate 0
+    assert metrics.total_variation(a, b, "hair") == pytest.approx(0.3)
+    assert metrics.total_variation(a, a, "hair") == 0.0
+    assert metrics.total_variation(a, {}, "skin") == pytest.approx(0.5)  # a missing key counts as rate 0
 
 
 def test_nearest_neighbours_match_brute_force_and_skip_the_excluded_row():
     g = torch.Generator().manual_seed(0)
     ref, q = torch.randn(300, 12, generator=g), torch.randn(70, 12, generator=g)
-    d, idx = ev.nearest_neighbours(q, ref, chunk=16)  # several chunks
+    d, idx = metrics.nearest_neighbours(q, ref, chunk=16)  # several chunks
     full = torch.cdist(q, ref)
     assert torch.equal(idx, full.argmin(1)) and torch.allclose(d, full.min(1).values, atol=1e-4)
     own = torch.arange(20)
-    d_loo, idx_loo = ev.nearest_neighbours(ref[:20], ref, exclude=own)
+    d_loo, idx_loo = metrics.nearest_neighbours(ref[:20], ref, exclude=own)
     assert (idx_loo != own).all() and (d_loo > 0).all()  # without the exclusion each row finds itself
-    assert torch.equal(ev.nearest_neighbours(ref[:20], ref)[1], own)
+    assert torch.equal(metrics.nearest_neighbours(ref[:20], ref)[1], own)
     with pytest.raises(ValueError, match="flatten"):
-        ev.nearest_neighbours(q.reshape(70, 3, 4), ref)
+        metrics.nearest_neighbours(q.reshape(70, 3, 4), ref)
 
 
 def test_the_memorisation_check_keeps_the_pairs_it_measured(train_faces):
     # samples that are exact copies of known training faces: the check must point each one at its original
     copied = torch.randperm(len(train_faces), generator=torch.Generator().manual_seed(1))[:100]
-    check = ev.nearest_neighbour_check(train_faces[copied], train_faces, n_queries=40, seed=2)
+    check = memorisation.nearest_neighbour_check(train_faces[copied], train_faces, n_queries=40, seed=2)
     assert check.generated_index.shape == check.nearest_index["pixel"].shape == (40,)
     assert len(set(check.generated_index.tolist())) == 40 and check.generated_index.max() < 100
     assert torch.equal(check.nearest_index["pixel"], copied[check.generated_index])
 
 
 def test_gap_closed_reads_an_fd_between_floor_and_ceiling():
-    assert ev.gap_closed(1.0, 1.0, 11.0) == 1.0
-    assert ev.gap_closed(11.0, 1.0, 11.0) == 0.0
-    assert ev.gap_closed(3.0, 1.0, 11.0) == pytest.approx(0.8)
-    assert math.isnan(ev.gap_closed(3.0, 5.0, 5.0))
+    assert metrics.gap_closed(1.0, 1.0, 11.0) == 1.0
+    assert metrics.gap_closed(11.0, 1.0, 11.0) == 0.0
+    assert metrics.gap_closed(3.0, 1.0, 11.0) == pytest.approx(0.8)
+    assert math.isnan(metrics.gap_closed(3.0, 5.0, 5.0))

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from dcgan_lib import faces
-from dcgan_lib.faces import (ATTRIBUTES, BACKGROUNDS, BOXES, HAIR_COLOURS, NUISANCE, SKIN_TONES, Faces,
-                             make_faces, render, sample_attributes)
+from dcgan_lib.faces import (ATTRIBUTES, BACKGROUNDS, BOXES, HAIR_COLOURS, NUISANCE, SKIN_TONES, Faces, make_faces,
+                             render, sample_attributes)
 
 
 def changed(a: Faces, b: Faces, tol: int = 8) -> torch.Tensor:
@@ -151,7 +151,7 @@ def test_mask_is_the_face():
     assert (area > 0.1).all() and (area < 0.6).all()
     assert not f.mask[:, 0, 0].any() and not f.mask[:, 0, -1].any() and not f.mask[:, -1, 0].any()
     # most of the mask's interior has exactly the face's skin colour (features are small)
-    skin = torch.tensor(faces._RGB["skin"])[f.attributes["skin_tone"]] * 255
+    skin = torch.tensor(faces.PALETTES["skin"])[f.attributes["skin_tone"]] * 255
     is_skin = (f.images.float() - skin[:, :, None, None]).abs().amax(1) < 2
     inner = erode(f.mask)
     assert ((is_skin & inner).sum((1, 2)) / inner.sum((1, 2)) > 0.65).all()
@@ -229,46 +229,6 @@ def test_render_fills_in_defaults():
     f = render({"smiling": torch.tensor([True, False])}, 32)
     assert len(f) == 2 and f.attributes["turn"].abs().max() == 0 and not f.attributes["eyeglasses"].any()
     assert not torch.equal(f.images[0], f.images[1])
-
-
-def test_background_palette_repaints_only_the_background_and_is_restored():
-    before = make_faces(32, 32, seed=9)
-    with faces.background_palette(faces.STUDIO_BACKGROUNDS):
-        studio = make_faces(32, 32, seed=9)
-    after = make_faces(32, 32, seed=9)
-    assert torch.equal(before.images, after.images)  # the default palette is back
-    # The top-left corner is background in every face: it takes the studio colour of the face's background.
-    want = torch.tensor(faces.STUDIO_BACKGROUNDS)[studio.attributes["background"]].mul(255).round()
-    assert torch.equal(studio.images[:, :, 0, 0].float(), want)
-    # Face and hair pixels are the same picture on the new background.
-    assert not changed(before, studio)[erode(before.mask)].any()
-    assert changed(before, studio).float().mean() > 0.3
-
-
-def test_background_palette_checks_its_colours_and_restores_on_error():
-    with pytest.raises(ValueError, match="RGB triples"):
-        with faces.background_palette(faces.STUDIO_BACKGROUNDS[:4]):
-            pass
-    with pytest.raises(ValueError, match="RGB triples"):
-        with faces.background_palette([(0.5, 0.5, 1.5)] * len(BACKGROUNDS)):
-            pass
-    before = make_faces(4, 16, seed=1)
-    with pytest.raises(RuntimeError):
-        with faces.background_palette(faces.STUDIO_BACKGROUNDS):
-            raise RuntimeError("boom")
-    assert torch.equal(make_faces(4, 16, seed=1).images, before.images)
-
-
-def test_background_palette_drops_the_evaluations_cached_real_faces():
-    from dcgan_lib import evaluate
-
-    cached = evaluate._real_predictions  # real faces drawn in one palette must not be reused in the other
-    default = cached(32, 3, 8, 0, "faces")
-    assert cached(32, 3, 8, 0, "faces") is default
-    with faces.background_palette(faces.STUDIO_BACKGROUNDS):
-        studio = cached(32, 3, 8, 0, "faces")
-        assert studio is not default
-    assert cached(32, 3, 8, 0, "faces") is not studio
 
 
 def test_bad_counts_indices_and_fixed_values_get_clear_errors():

@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan_lib.latent import (
-    ArithmeticResult, arithmetic_trials, attribute_direction, class_index, classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
-    fit_attribute_labeller, fit_celeba_labeller, generate_many, interpolate, label_pool, lerp, linear_readout, monotonicity, paper_equations, path_norms,
-    random_paths, sample_z, slerp, spearman, splice, step_ratio, turn_codes, verdict, wilson_interval, z_from_seed,
-)
+from dcgan_lib.arithmetic import (ArithmeticResult, arithmetic_trials, attribute_direction, class_index,
+                                  classifier_labeller, concept_vector, confident_mask, draw_codes, equation_codes,
+                                  fit_attribute_labeller, fit_celeba_labeller, label_pool, linear_readout,
+                                  paper_equations, turn_codes, verdict, wilson_interval)
+from dcgan_lib.latent import (generate_many, interpolate, lerp, monotonicity, path_norms, random_paths, sample_z,
+                              slerp, spearman, splice, step_ratio, z_from_seed)
 
 
 def test_sampler_is_standard_normal_and_seeded():

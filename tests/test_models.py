@@ -4,11 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan_lib.errors import CheckpointError
-from dcgan_lib.models import (
-    SIZES, Discriminator, Generator, count_parameters, generate, load_tutorial_discriminator,
-    load_tutorial_generator, probabilities,
-)
+from dcgan_lib.images import SIZES
+from dcgan_lib.models import Discriminator, Generator, count_parameters, generate
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -135,39 +132,6 @@ class TutorialD(nn.Module):
 
     def forward(self, x):
         return self.main(x)
-
-
-@pytest.mark.parametrize("data_parallel_prefix", [False, True])
-def test_loads_the_pytorch_tutorial_state_dicts(tmp_path, data_parallel_prefix):
-    torch.manual_seed(1)
-    ref_g, ref_d = TutorialG(nz=100, ngf=32, nc=1), TutorialD(ndf=32, nc=1)
-    for net in (ref_g, ref_d):  # non-trivial running statistics
-        net.train()
-    ref_d(ref_g(torch.randn(8, 100, 1, 1)))
-    prefix = "module." if data_parallel_prefix else ""
-    torch.save({prefix + k: v for k, v in ref_g.state_dict().items()}, tmp_path / "netG.pth")
-    torch.save({prefix + k: v for k, v in ref_d.state_dict().items()}, tmp_path / "netD.pth")
-    G, D = load_tutorial_generator(tmp_path / "netG.pth"), load_tutorial_discriminator(tmp_path / "netD.pth")
-    assert (G.image_size, G.channels, G.nz, G.width) == (64, 1, 100, 32)
-    assert (D.image_size, D.channels, D.width) == (64, 1, 32)
-    for net in (ref_g, ref_d, G, D):
-        net.eval()
-    z = torch.randn(5, 100, 1, 1)
-    with torch.no_grad():
-        assert torch.allclose(G(z), ref_g(z), atol=1e-6)
-        x = ref_g(z)
-        assert torch.allclose(probabilities(D(x)), ref_d(x).flatten(), atol=1e-6)
-
-
-def test_tutorial_loader_rejects_other_files(tmp_path):
-    torch.save({"fc.weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
-    with pytest.raises(CheckpointError, match="not a DCGAN generator"):
-        load_tutorial_generator(tmp_path / "other.pth")
-    with pytest.raises(CheckpointError, match="no file"):
-        load_tutorial_discriminator(tmp_path / "missing.pth")
-    (tmp_path / "junk.pth").write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match="corrupt or not a safe PyTorch file"):
-        load_tutorial_generator(tmp_path / "junk.pth")
 
 
 def test_init_weights_covers_the_fully_connected_layers_of_the_ablations():

@@ -11,7 +11,8 @@ from dcgan_lib import probes
 from dcgan_lib.errors import DCGANError
 from dcgan_lib.faces import make_faces
 from dcgan_lib.models import Discriminator, Generator, _Named, generate
-from dcgan_lib.train import TrainConfig, build_models
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.train import build_models
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

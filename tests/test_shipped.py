@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from dcgan_lib import checkpoint
-from dcgan_lib.evaluate import N_RATES, evaluate_checkpoint
+from dcgan_lib.config import N_RATES
+from dcgan_lib.evaluate import evaluate_checkpoint
 
 NAMES = checkpoint.shipped()
 

@@ -4,23 +4,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from dcgan_lib.toy import (
-    Toy1DResult,
-    early_summary,
-    generator_loss_gradients,
-    mode_stats,
-    nearest_mode_shares,
-    plot_1d_snapshot,
-    plot_g_mean,
-    plot_gan_schematic,
-    report_early,
-    ring_centres,
-    ring_of_gaussians,
-    save_snapshot_gif,
-    train_1d,
-    train_2d,
-    train_2d_seeds,
-)
+from dcgan_lib.toy import (Toy1DResult, early_summary, generator_loss_gradients, mode_stats, nearest_mode_shares,
+                           plot_1d_snapshot, plot_g_mean, plot_gan_schematic, report_early, ring_centres,
+                           ring_of_gaussians, save_snapshot_gif, train_1d, train_2d, train_2d_seeds)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the toy nets gain nothing from more threads

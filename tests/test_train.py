@@ -15,7 +15,9 @@ import torch
 
 from dcgan_lib import checkpoint
 from dcgan_lib.errors import CheckpointError, DCGANError, TrainingDiverged
-from dcgan_lib.train import TrainConfig, feature_mismatch, pick_device, train
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.device import pick_device
+from dcgan_lib.train import feature_mismatch, train
 
 
 def test_a_run_writes_history_samples_and_checkpoint(tiny_config, tiny_data):

@@ -13,7 +13,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from dcgan_lib.models import Generator  # noqa: E402
-from dcgan_lib.viz import LivePlot, figure_png, grid_image, plot_grids, plot_history, plot_quality, save_gif, save_grid  # noqa: E402
+from dcgan_lib.viz import (LivePlot, figure_png, grid_image, plot_grids, plot_history, plot_quality, save_gif,
+                           save_grid)  # noqa: E402
 
 
 def fake_history(n: int = 6) -> list[dict[str, float]]:

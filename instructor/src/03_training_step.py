@@ -34,7 +34,7 @@ from torch import nn
 
 from dcgan_lib.checkpoint import load as load_checkpoint
 from dcgan_lib.checkpoint import load_generator
-from dcgan_lib.data import to_model_range
+from dcgan_lib.images import to_model_range
 from dcgan_lib.exercises import check_d_step, check_g_step
 from dcgan_lib.faces import make_faces
 from dcgan_lib.latent import sample_z

@@ -29,8 +29,8 @@ import torch
 
 from dcgan_lib.checkpoint import load_generator
 from dcgan_lib.exercises import check_equation, check_slerp
-from dcgan_lib.latent import (arithmetic_trials, classifier_labeller, equation_codes, generate_many, label_pool,
-                              lerp, paper_equations, z_from_seed)
+from dcgan_lib.arithmetic import arithmetic_trials, classifier_labeller, equation_codes, label_pool, paper_equations
+from dcgan_lib.latent import generate_many, lerp, z_from_seed
 from dcgan_lib.viz import grid_image
 
 torch.manual_seed(SEED)

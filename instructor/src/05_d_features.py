@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from sklearn.svm import LinearSVC
 
 from dcgan_lib import checkpoint, probes
-from dcgan_lib.data import to_model_range
+from dcgan_lib.images import to_model_range
 from dcgan_lib.datasets import holdout_mask, load_digits
 from dcgan_lib.exercises import check_pick_labelled, check_pooled_features, check_standardise
 from dcgan_lib.viz import grid_image

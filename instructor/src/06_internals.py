@@ -33,7 +33,7 @@ import torch
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
-from dcgan_lib.data import to_model_range
+from dcgan_lib.images import to_model_range
 from dcgan_lib.evaluate import attribute_rates
 from dcgan_lib.exercises import check_fill_maps, check_guided_relu, check_inside_share, check_zero_maps
 from dcgan_lib.faces import make_faces

@@ -34,7 +34,7 @@ print(report())
 
 # %%
 import torch
-from dcgan_lib.train import pick_device
+from dcgan_lib.device import pick_device
 
 device = pick_device("auto")
 torch.manual_seed(SEED)
@@ -71,7 +71,7 @@ widgets.HBox([slider, label])
 
 # %%
 from dcgan_lib.faces import make_faces
-from dcgan_lib.data import to_model_range
+from dcgan_lib.images import to_model_range
 from dcgan_lib.viz import to_pil
 
 faces = make_faces(16 if FAST else 32, size=32, seed=SEED)

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from dcgan_lib import architecture as arch
-from dcgan_lib.data import load_data, to_display, to_model_range
+from dcgan_lib.data import load_data
+from dcgan_lib.images import to_display, to_model_range
 from dcgan_lib.latent import sample_z
 from dcgan_lib.models import Discriminator, Generator, count_parameters, generate
 from dcgan_lib.viz import grid

@@ -42,7 +42,6 @@ RUNS = "../runs/nb03"  # where the runs write their checkpoints; on Colab, "/con
 import inspect
 import json
 import shutil
-import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -53,13 +52,14 @@ from IPython.display import Image
 
 from dcgan_lib import checkpoint
 from dcgan_lib.data import load_data
-from dcgan_lib.diagnostics import diagnose, diversity, recent, spread_ratio, start_from
+from dcgan_lib.diagnostics import diagnose, diversity, recent, spread_ratio
 from dcgan_lib.environment import runs_folder
 from dcgan_lib.evaluate import attribute_rates, evaluate_generator
 from dcgan_lib.faces import make_faces
 from dcgan_lib.latent import sample_z
 from dcgan_lib.models import count_parameters, generate
-from dcgan_lib.train import TrainConfig, build_models, train
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.train import build_models, d_step, g_step, train
 from dcgan_lib.viz import LivePlot, plot_grids, plot_history, plot_quality, save_gif, grid_image
 
 if FAST:  # CI: a few steps of everything
@@ -71,29 +71,33 @@ print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; runs go to
 
 # %% [markdown]
 # ## 1 · The loop, line by line
-# Rather than a second, simplified copy of the loop that could drift from the real one, here is the
-# library's own: the body of `dcgan_lib.train.train` for one batch, printed from its source.
+# One training step is two functions of `dcgan_lib.train`: `d_step`, then `g_step`. They are the very
+# functions `train()` runs for every batch (and the two that exercise 3 asks you to write), so rather than a
+# simplified copy that could drift from the real loop, here is their source:
 
 # %%
-src = inspect.getsource(train)
-body = src[src.index("            for real in data.batches"):src.index("                state.step += 1")]
-print(textwrap.dedent(body))
+print(inspect.getsource(d_step))
+print(inspect.getsource(g_step))
 
 # %% [markdown]
-# Read it from the top:
+# For every batch, `train()` draws a batch of noise `z`, computes `fake = G(z)` once, then calls
+# `d_step(G, D, opt_D, real, z, fake=fake, ...)` and `g_step(G, D, opt_G, z, fake=fake, ...)`. Read them
+# from the top:
 # - **One batch of real images, one batch of noise.** `z` is standard normal, `(128, 100, 1, 1)`; `G(z)`
 #   gives 128 fakes in [−1, 1], the range the real images are scaled to.
-# - **D step first.** D sees the real batch with **label 1** (`ones`) and the fakes with **label 0**
-#   (`zeros`), in separate batches so that BatchNorm never mixes real and fake statistics.
+# - **D step first.** D sees the real batch with **label 1** (`ones_like`) and the fakes with **label 0**
+#   (`zeros_like`), in separate batches so that BatchNorm never mixes real and fake statistics.
 # - **`fake.detach()`** cuts the graph at G's output: the D loss's gradient stops there, so this step changes
 #   D only (and does not waste time computing G's gradients).
-# - **Logits, not probabilities.** D returns one logit per image; `BCEWithLogitsLoss` applies the sigmoid
-#   inside the log, which stays accurate where `log(sigmoid(x))` would round to `log(0)`.
+# - **Logits, not probabilities.** D returns one logit per image; `binary_cross_entropy_with_logits` applies
+#   the sigmoid inside the log, which stays accurate where `log(sigmoid(x))` would round to `log(0)`.
 # - **G step, non-saturating.** The fakes go through D again, *without* `detach`, labelled **1**: G minimises
 #   −log D(G(z)) instead of the minimax log(1 − D(G(z))), whose gradient vanishes exactly when D easily
 #   rejects the fakes, early in training (notebook 01).
-# - **Then the bookkeeping.** The losses, D(x) and D(G(z)) are summed on the device and read back every
-#   `log_every` steps; those are the numbers we plot next.
+# - **Each half-step steps its own optimiser:** `zero_grad`, `backward`, `step`, in `_step`. Gradients add
+#   up across backward passes, so each step starts from zero.
+# - **Then the bookkeeping.** `train()` sums the losses, D(x) and D(G(z)) (the sigmoids of `d_step`'s
+#   logits) on the device and reads them back every `log_every` steps; those are the numbers we plot next.
 #
 # Two of these claims, checked on the library's own models:
 
@@ -300,8 +304,8 @@ plt.show()
 
 # %% [markdown]
 # ### 7b · Mode collapse
-# Now the opposite imbalance, starting from a good generator. `start_from` makes a new run from the shipped
-# `faces32` weights; we fine-tune them with G ten times faster than the paper (`lr=2e-3`) and D ten
+# Now the opposite imbalance, starting from a good generator. `init_from` starts a new run (its own step
+# counter, noise and optimisers) from the shipped `faces32` weights; we fine-tune them with G ten times faster than the paper (`lr=2e-3`) and D ten
 # times slower (`lr_D=2e-5`): G now moves a hundred times faster than D. G races to whatever D currently
 # accepts, and D is too slow to push it away again.
 # (We chose this setting after trying five from the shipped weights; with D frozen instead, the samples
@@ -314,8 +318,8 @@ plt.show()
 # background) among the samples.
 
 # %%
-cfg_collapse = replace(cfg, n_images=COLLAPSE_IMAGES, epochs=1, lr=2e-3, lr_D=2e-5, out=str(RUNS / "collapse"))
-start_from("faces32", cfg_collapse)
+cfg_collapse = replace(cfg, n_images=COLLAPSE_IMAGES, epochs=1, lr=2e-3, lr_D=2e-5, out=str(RUNS / "collapse"),
+                       init_from="faces32")
 strip = []  # (step, the first 8 fixed-noise samples), filled by a callback of our own
 
 
@@ -324,7 +328,7 @@ def record(event, st):
         strip.append((st.step, generate(st.G, st.fixed_z[:8])))
 
 
-collapsed = train(cfg_collapse, resume=True, callbacks=[record])
+collapsed = train(cfg_collapse, callbacks=[record])
 print("last records:", ", ".join(f"{k} {v:.3f}" for k, v in recent(collapsed.history).items()))
 print("the shipped run's last records:", ", ".join(f"{k} {v:.3f}" for k, v in recent(shipped_history).items()))
 

@@ -36,12 +36,12 @@ import torch
 from dcgan_lib.checkpoint import load as load_checkpoint
 from dcgan_lib.checkpoint import load_generator
 from dcgan_lib.classifiers import load_classifier
-from dcgan_lib.data import to_model_range
-from dcgan_lib.evaluate import nearest_neighbour_check
+from dcgan_lib.images import to_model_range
+from dcgan_lib.memorisation import nearest_neighbour_check
 from dcgan_lib.faces import make_faces
-from dcgan_lib.latent import (attribute_direction, classifier_labeller, generate_many, label_pool, monotonicity,
-                              path_norms, quantiles, random_paths, sample_z, splice, step_ratio,
-                              turn_codes, z_from_seed)
+from dcgan_lib.arithmetic import attribute_direction, classifier_labeller, label_pool, turn_codes
+from dcgan_lib.latent import (generate_many, monotonicity, path_norms, quantiles, random_paths, sample_z, splice,
+                              step_ratio, z_from_seed)
 from dcgan_lib.viz import to_pil
 from dcgan_lib.widgets import DirectionSliders, InterpolationSlider, sweep
 

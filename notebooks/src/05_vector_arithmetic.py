@@ -35,9 +35,10 @@ import torch
 
 from dcgan_lib.checkpoint import load_generator
 from dcgan_lib.faces import make_faces
-from dcgan_lib.latent import (CONFIDENCE, arithmetic_trials, class_index, class_names, classifier_labeller,
-                              concept_vector, equation_codes, generate_many, interpolate, label_pool, linear_readout,
-                              monotonicity, paper_equations, paper_noise, path_norms, turn_codes)
+from dcgan_lib.arithmetic import (CONFIDENCE, arithmetic_trials, class_index, class_names, classifier_labeller,
+                                  concept_vector, equation_codes, label_pool, linear_readout, paper_equations,
+                                  paper_noise, turn_codes)
+from dcgan_lib.latent import generate_many, interpolate, monotonicity, path_norms
 from dcgan_lib.viz import to_pil
 
 torch.manual_seed(SEED)
@@ -386,8 +387,8 @@ from pathlib import Path
 
 CELEBA_ROOT, CELEBA_RUN = Path("../data/celeba"), Path("../runs/celeba64")
 if CELEBA_ROOT.is_dir() and (CELEBA_RUN / "checkpoint.pt").is_file():
-    from dcgan_lib.latent import fit_celeba_labeller
-    from dcgan_lib.train import pick_device
+    from dcgan_lib.arithmetic import fit_celeba_labeller
+    from dcgan_lib.device import pick_device
 
     device = pick_device("auto")
     G_celeba = load_generator(CELEBA_RUN, device=device)

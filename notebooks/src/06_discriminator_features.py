@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from dcgan_lib import checkpoint, probes
-from dcgan_lib.data import to_model_range
+from dcgan_lib.images import to_model_range
 from dcgan_lib.datasets import holdout_mask, load_digits
 from dcgan_lib.faces import make_faces
 

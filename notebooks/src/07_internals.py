@@ -46,8 +46,9 @@ from torchvision.ops import box_iou
 
 from dcgan_lib import checkpoint, probes
 from dcgan_lib.classifiers import load_classifier
-from dcgan_lib.data import to_display, to_model_range
-from dcgan_lib.evaluate import frechet_distance, gap_closed, rates_from_predictions, total_variation
+from dcgan_lib.images import to_display, to_model_range
+from dcgan_lib.evaluate import rates_from_predictions
+from dcgan_lib.metrics import frechet_distance, gap_closed, total_variation
 from dcgan_lib.faces import CATEGORIES, make_faces
 from dcgan_lib.latent import sample_z
 from dcgan_lib.models import generate

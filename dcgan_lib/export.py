@@ -1,4 +1,5 @@
-"""Shipping a trained checkpoint: a small file in data/checkpoints/ and a card that says how it was made."""
+"""`dcgan export`: ship a trained run as a small checkpoint (no optimiser states) in data/checkpoints/, with a
+card that says how it was made and how good it is."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import export, load, shipped_dir
+from .checkpoint import TUTORIAL, load, shipped_dir, without_optimisers
+from .config import N_RATES, TrainConfig
+from .environment import cpu_name, versions
 from .errors import DCGANError
-from .torch_files import check_new_file
-from .train import TrainConfig
+from .evaluate import EVALUATED_DATASETS, evaluate_checkpoint
+from .torch_files import atomic_save, check_new_file
 
 
 def train_command(config: dict[str, Any]) -> str:
@@ -37,38 +40,42 @@ def check_name(name: str) -> str:
     return name
 
 
-def release(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None,
-            heldout_seed: int | None = None, note: str | None = None, overwrite: bool = False) -> tuple[Path, Path]:
+def export(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path | None = None,
+           heldout_seed: int | None = None, note: str | None = None, overwrite: bool = False,
+           dataset: str | None = None) -> tuple[Path, Path]:
     """Export `run`'s checkpoint as `<out_dir>/<name>.pt` (default: data/checkpoints) with a `<name>.json` card
     holding the command, seed, training wall time, hardware, versions and the evaluation table.
 
     `heldout_seed` adds a second evaluation with other z's and other real images: the honest numbers when the
     checkpoint (an epoch of a run, say) was chosen by looking at the first evaluation. `note` says how it was chosen.
-    An existing `<name>.pt` is replaced only with `overwrite=True` (the default folder holds the shipped files)."""
-    from .environment import cpu_name, versions
-    from .evaluate import EVALUATED_DATASETS, N_RATES, evaluate_checkpoint
-
+    An existing `<name>.pt` is replaced only with `overwrite=True` (the default folder holds the shipped files).
+    A tutorial's netG.pth has no run behind it: its card says where it came from, and `dataset` (what it was
+    trained on) is written into the exported checkpoint so that `dcgan evaluate` can measure it."""
     out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
     check_new_file(out_dir / f"{check_name(name)}.pt", overwrite)
     ckpt = load(run)
-    pt = export(run, out_dir / f"{name}.pt")
-    card: dict[str, Any] = {
-        "name": name,
-        "file": pt.name,
-        "size_mb": round(pt.stat().st_size / 2**20, 2),
-        # a run stopped (or picked) before its last epoch is reproduced exactly by asking for that many epochs
-        "command": train_command({**ckpt["config"], "epochs": ckpt["epoch"]}),
-        "seed": ckpt["config"]["seed"],
-        "arch": ckpt["arch"],
-        "steps": ckpt["step"],
-        "epochs": ckpt["epoch"],
-        "train_wall_time_s": round(ckpt["elapsed_s"], 1),
-        "hardware": {"device": ckpt.get("meta", {}).get("device", "?"), "cpu": cpu_name()},
+    if dataset is not None:
+        ckpt["config"] = {**ckpt["config"], "dataset": dataset}
+    pt = atomic_save(without_optimisers(ckpt), out_dir / f"{name}.pt")
+    card: dict[str, Any] = {"name": name, "file": pt.name, "size_mb": round(pt.stat().st_size / 2**20, 2), "arch": ckpt["arch"]}
+    if ckpt.get("meta", {}).get("source") == TUTORIAL:
+        card["source"] = f"{ckpt['meta']['file']} ({TUTORIAL}): weights only, no run recorded"
+    else:
+        card.update({
+            # a run stopped (or picked) before its last epoch is reproduced exactly by asking for that many epochs
+            "command": train_command({**ckpt["config"], "epochs": ckpt["epoch"]}),
+            "seed": ckpt["config"]["seed"],
+            "steps": ckpt["step"],
+            "epochs": ckpt["epoch"],
+            "train_wall_time_s": round(ckpt["elapsed_s"], 1),
+            "hardware": {"device": ckpt.get("meta", {}).get("device", "?"), "cpu": cpu_name()},
+        })
+    card.update({
         "versions": versions(),
         "date": time.strftime("%Y-%m-%d"),
         "note": "optimiser states are left out to keep the file small; `dcgan train --resume` from it restarts Adam's moments",
-    }
-    if ckpt["config"]["dataset"] in EVALUATED_DATASETS:
+    })
+    if ckpt["config"].get("dataset") in EVALUATED_DATASETS:
         result = evaluate_checkpoint(pt, n=n_eval, n_rates=N_RATES)
         card["evaluation"] = result.summary()
         card["evaluation_table"] = result.table().splitlines()

@@ -8,8 +8,10 @@ import torch
 
 from dcgan_lib import checkpoint
 from dcgan_lib.errors import CheckpointError
-from dcgan_lib.release import release, train_command
-from dcgan_lib.train import TrainConfig, train
+from dcgan_lib.export import export, train_command
+from dcgan_lib.torch_files import atomic_save
+from dcgan_lib.config import TrainConfig
+from dcgan_lib.train import train
 
 
 def test_train_command_lists_only_what_differs_from_the_defaults():
@@ -18,10 +20,10 @@ def test_train_command_lists_only_what_differs_from_the_defaults():
     assert train_command(cfg) == "dcgan train --width 48 --epochs 80 --seed 3 --download"
 
 
-def test_release_writes_a_small_checkpoint_and_a_card(tmp_path):
+def test_export_writes_a_small_checkpoint_and_a_card(tmp_path):
     cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "run"), progress=False)
     state = train(cfg)
-    pt, card_path = release(cfg.out, "tiny16", n_eval=200, out_dir=tmp_path / "ship", heldout_seed=1, note="Epoch picked by hand.")
+    pt, card_path = export(cfg.out, "tiny16", n_eval=200, out_dir=tmp_path / "ship", heldout_seed=1, note="Epoch picked by hand.")
     full = (tmp_path / "run" / "checkpoint.pt").stat().st_size
     assert pt.stat().st_size < full  # optimiser states left out
     ckpt = checkpoint.load(pt)
@@ -44,7 +46,7 @@ def test_release_writes_a_small_checkpoint_and_a_card(tmp_path):
 def test_an_exported_checkpoint_can_be_trained_further(tmp_path):
     cfg = TrainConfig(image_size=16, n_images=256, width=8, batch_size=64, epochs=1, out=str(tmp_path / "run"), progress=False)
     train(cfg)
-    checkpoint.export(cfg.out, tmp_path / "small.pt")
+    atomic_save(checkpoint.without_optimisers(checkpoint.load(cfg.out)), tmp_path / "small.pt")
     more = train(TrainConfig(**{**asdict(cfg), "epochs": 2, "out": str(tmp_path / "more")}), resume=tmp_path / "small.pt")
     assert more.step == 8
 
@@ -59,8 +61,8 @@ def test_train_command_parses_back_to_the_same_config():
     from dataclasses import asdict
 
     from dcgan_lib.cli import build_parser
-    from dcgan_lib.release import train_command
-    from dcgan_lib.train import TrainConfig
+    from dcgan_lib.export import train_command
+    from dcgan_lib.config import TrainConfig
 
     cfg = TrainConfig(dataset="digits", image_size=64, epochs=7, batch_size=64, width=48, nz=64, lr=1e-4, lr_D=3e-4,
                       beta1=0.6, beta2=0.99, seed=3, out="runs/my run", r1=0.1, feature_matching=0.2, variant="relu-d")

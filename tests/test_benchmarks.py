@@ -1,0 +1,63 @@
+"""The experiment switches that live with their benchmark (benchmarks/), tested like the package."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dcgan_lib.faces import BACKGROUNDS, make_faces
+from test_faces import changed, erode
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def tie():
+    """benchmarks/background_tie.py as a module (it imports seed_sweep, its neighbour)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("background_tie")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_background_palette_repaints_only_the_background_and_is_restored(tie):
+    before = make_faces(32, 32, seed=9)
+    with tie.background_palette(tie.STUDIO_BACKGROUNDS):
+        studio = make_faces(32, 32, seed=9)
+    after = make_faces(32, 32, seed=9)
+    assert torch.equal(before.images, after.images)  # the default palette is back
+    # The top-left corner is background in every face: it takes the studio colour of the face's background.
+    want = torch.tensor(tie.STUDIO_BACKGROUNDS)[studio.attributes["background"]].mul(255).round()
+    assert torch.equal(studio.images[:, :, 0, 0].float(), want)
+    # Face and hair pixels are the same picture on the new background.
+    assert not changed(before, studio)[erode(before.mask)].any()
+    assert changed(before, studio).float().mean() > 0.3
+
+
+def test_background_palette_checks_its_colours_and_restores_on_error(tie):
+    with pytest.raises(ValueError, match="RGB triples"):
+        with tie.background_palette(tie.STUDIO_BACKGROUNDS[:4]):
+            pass
+    with pytest.raises(ValueError, match="RGB triples"):
+        with tie.background_palette([(0.5, 0.5, 1.5)] * len(BACKGROUNDS)):
+            pass
+    before = make_faces(4, 16, seed=1)
+    with pytest.raises(RuntimeError):
+        with tie.background_palette(tie.STUDIO_BACKGROUNDS):
+            raise RuntimeError("boom")
+    assert torch.equal(make_faces(4, 16, seed=1).images, before.images)
+
+
+def test_background_palette_drops_the_evaluations_cached_real_faces(tie):
+    from dcgan_lib import evaluate
+
+    cached = evaluate._real_predictions  # real faces drawn in one palette must not be reused in the other
+    default = cached(32, 3, 8, 0, "faces")
+    assert cached(32, 3, 8, 0, "faces") is default
+    with tie.background_palette(tie.STUDIO_BACKGROUNDS):
+        studio = cached(32, 3, 8, 0, "faces")
+        assert studio is not default
+    assert cached(32, 3, 8, 0, "faces") is not studio
