@@ -411,7 +411,7 @@ print(f"notebook wall time: {time.perf_counter() - notebook_start:.0f} s")
 # - A **concept vector** is the mean of the codes of k samples that show the concept; mean(a) − mean(b) +
 #   mean(c) carries an attribute from one face to another, as in the paper's Figure 7.
 # - **Averaging is what makes it work:** k = 3 beats k = 1 on both of the paper's equations, and more codes
-#   help further (k = 10 passes 80% on both).
+#   help further (k = 10 reaches about 80%).
 # - **Honest result:** at k = 3 this generator stays under the course's 80% target (62% and 69%). The weak
 #   half is long hair, which G ties to hair colour: the same equations with terms of one hair colour reach
 #   78% and 80%.
