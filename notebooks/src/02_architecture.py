@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from dcgan_lib import architecture as arch
+from dcgan_lib.ablations import format_ablation_table, train_and_evaluate
 from dcgan_lib.data import load_data
 from dcgan_lib.images import to_display, to_model_range
 from dcgan_lib.latent import sample_z
@@ -235,7 +236,7 @@ fixed_z = sample_z(16, 100, generator=torch.Generator().manual_seed(SEED + 2))
 rows, samples = [], {}
 for name in arch.VARIANTS:
     for s in range(SEED, SEED + (BASELINE_SEEDS if name == "dcgan" else 1)):
-        G, row = arch.train_and_evaluate(name, data, epochs=EPOCHS, seed=s, width=WIDTH, eval_n=EVAL_N, eval_seed=SEED)
+        G, row = train_and_evaluate(name, data, epochs=EPOCHS, seed=s, width=WIDTH, eval_n=EVAL_N, eval_seed=SEED)
         rows.append(row)
         if s == SEED:
             samples[name] = generate(G.cpu(), fixed_z)
@@ -249,7 +250,7 @@ for name in arch.VARIANTS:
 from dcgan_lib.evaluate import attribute_rates
 
 real_rates = attribute_rates(data.images[:EVAL_N].cpu())
-print(arch.format_ablation_table(rows, real_rates, times=False))  # the times are printed above
+print(format_ablation_table(rows, real_rates, times=False))  # the times are printed above
 
 # %% [markdown]
 # And what each variant draws from the same 16 latent codes (BatchNorm in running-statistics mode). Above
