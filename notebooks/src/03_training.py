@@ -311,9 +311,9 @@ plt.show()
 # (We chose this setting after trying five from the shipped weights; with D frozen instead, the samples
 # drifted but did not collapse.)
 #
-# The losses do not raise the alarm: D(G(z)) ends about where the shipped run ended (both are printed below
-# the run), so D still rejects most fakes. Collapse shows in the samples: attribute rates at 0 or 1, and
-# little variety. `diversity` measures the variety with the course classifier: the spread of its features,
+# The losses do not raise the alarm: D(G(z)) ends in the range a healthy run shows (the shipped run's end is
+# printed below the run for comparison), so D still rejects most fakes. Collapse shows in the samples: attribute rates stuck at 0 or 1 (or wherever
+# its few looks split), and little variety. `diversity` measures the variety with the course classifier: the spread of its features,
 # and the number of different looks (combinations of smiling, glasses, long hair, hair colour, skin tone and
 # background) among the samples.
 
@@ -360,10 +360,10 @@ grid_image(torch.cat([generate(checkpoint.load_generator("faces32"), collapsed.f
 
 # %% [markdown]
 # Read the table: real faces are smiling, bespectacled and long-haired about half the time each, in
-# hundreds of combinations. The collapsed G draws the same image for every z, so each rate sits at 0 or 1
-# and the feature spread falls to near zero. Here that image is not even a face, and yet nothing in the
-# logged numbers looks alarming: D(G(z)) ends at 0.156, close to the 0.169 at the end of the shipped run
-# (and above the live run's 0.061), with D(x) at 0.930. D still rejects most of these fakes, but with a
+# hundreds of combinations. The collapsed G draws about two images for every z (2.0 effective looks), so
+# the rates sit at 0, at 1, or where the two images split, and the feature spread falls to near zero. Here
+# those images are not even faces, and yet nothing in the logged numbers looks alarming: D(G(z)) ends at
+# 0.301, above both the 0.169 at the end of the shipped run and the live run's 0.061, with D(x) at 0.884. D still rejects most of these fakes, but with a
 # learning rate a hundred times smaller than G's it does not push G off its one image within 100 steps. The
 # crippled G of 7a scores low on every diversity measure too: a G that has not learned yet is not diverse
 # either. So a collapse is a G that *was* diverse losing it, as here within 100
