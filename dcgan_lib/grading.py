@@ -92,10 +92,8 @@ class CsvLog:
 def _expected(path: Path) -> dict[str, str]:
     """The exercises a notebook is graded on, id -> check name; DCGANError if it cannot be graded. A notebook named
     NN_... is graded on all of exercise N's checks (a deleted check counts as failed), any other on those it calls."""
-    try:
-        import nbformat
-    except ImportError:
-        raise DCGANError("grading runs notebooks with nbclient: pip install nbclient ipykernel (both are in the 'dev' extra)") from None
+    import nbformat
+
     from .exercises import CHECKS
 
     if not path.is_file():
@@ -132,7 +130,13 @@ def combine(expected: Iterable[str], outcome: dict) -> dict[str, str | None]:
 def grade_notebook(path: str | Path, fast: bool = True, timeout: int = 600, isolate: sandbox.Limits | None = None) -> Grade:
     """Grade one notebook in a worker process (see the module docstring): `timeout` limits its cells all together
     and, again, each check the checker runs; `fast` sets FAST = True after the parameters cell, as CI does;
-    `isolate` runs the student's code in a box with these limits. Never raises for a bad notebook: its Grade says."""
+    `isolate` runs the student's code in a box with these limits. A file that cannot be graded gets a Grade that
+    says why; only a grader without nbclient raises (DCGANError)."""
+    try:
+        import nbclient  # noqa: F401
+        import nbformat  # noqa: F401
+    except ImportError:  # the grader's own environment, not a student's file: the whole batch stops
+        raise DCGANError("grading runs notebooks with nbclient: pip install nbclient ipykernel (both are in the 'dev' extra)") from None
     path = Path(path)
     try:
         expected = _expected(path)
@@ -172,7 +176,7 @@ def grade_notebooks(paths: Iterable[str | Path], fast: bool = True, timeout: int
 def _run_worker(tmp: Path, limit: float) -> dict:
     """Start the worker on tmp/job.json in its own session and wait at most `limit` s for tmp/result.json.
     Ctrl-C (KeyboardInterrupt) stops the worker, which stops the kernel, before it goes on up."""
-    env = sandbox.plain(tmp).env  # the worker imports this dcgan_lib
+    env = sandbox.own_environment()  # the worker imports this dcgan_lib
     with open(tmp / "worker.log", "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "dcgan_lib.grading", str(tmp / "job.json")], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=log, env=env, start_new_session=True)

@@ -66,11 +66,16 @@ def package_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def own_environment() -> dict[str, str]:
+    """The grader's environment, with this dcgan_lib first on PYTHONPATH (so its processes import the same one)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(package_root()), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 def plain(folder: Path) -> Sandbox:
     """No isolation: the grader's user, environment and files, with cwd the notebook's own folder."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(package_root()), *filter(None, [env.get("PYTHONPATH")])])  # this dcgan_lib
-    return Sandbox(cwd=str(folder.resolve()), env=env)
+    return Sandbox(cwd=str(folder.resolve()), env=own_environment())
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,7 +1,6 @@
 """The exercise checks pass right answers and fail, with the hint that names it, each typical mistake."""
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest

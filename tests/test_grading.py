@@ -94,6 +94,12 @@ def test_a_pass_line_counts_only_when_the_checker_confirms_it():
                                                                                   "1.2": "timed out after 5 s"}
 
 
+def test_a_check_that_hangs_or_exits_gets_a_reason():
+    assert checker._in_child(1, lambda: time.sleep(30)) == "the check did not finish in 1 s"
+    assert checker._in_child(5, lambda: os._exit(3)) == "the check stopped without a result (exit code 3)"
+    assert checker._in_child(5, lambda: "off by 0.5") == "off by 0.5"
+
+
 # -------------------------------------------------------------------------------- graded: moved from test_exercises
 
 
