@@ -43,6 +43,9 @@ Training and the paper's findings
 Around the course
     environment   versions, the device, Colab
     exercises     the exercises' automatic checks
+    sandbox       the box `dcgan grade --isolate` runs students' code in (bubblewrap, limits)
+    checker       the process that re-runs a submission's checks on its definitions alone
+    grading       `dcgan grade`: each notebook in its own process, verdicts confirmed by the checker
     export        `dcgan export`: a small checkpoint and its card
     cli           the `dcgan` command (also `python -m dcgan_lib`)
 """

@@ -296,30 +296,63 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _add_grade(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("grade", help="run students' exercise notebooks and count the exercises whose checks pass (runs their code)")
+    from .sandbox import Limits  # stdlib only: cheap
+
+    d = Limits()
+    p = sub.add_parser("grade", help="run students' exercise notebooks and count the exercises whose checks pass (runs their code)",
+                       description="Grade students' exercise notebooks, each in its own process: the notebook runs top to bottom in "
+                                   "a fresh kernel, and a separate checker process re-runs each check on the functions it defines "
+                                   "(see instructor/README.md). Exit code 1 if an exercise failed, 2 if a file could not be graded.")
     p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="students' copies of exercises/NN_name.ipynb")
     p.add_argument("--full", action="store_true", help="run with the notebooks' own settings, not FAST = True")
-    p.add_argument("--timeout", type=_positive, default=600, help="seconds allowed per cell (default: %(default)s)")
-    p.add_argument("--csv", default=None, help="also write notebook,exercise,passed,reason rows to this file")
+    p.add_argument("--timeout", type=_positive, default=600,
+                   help="seconds per notebook: its cells all together, not each cell (a notebook over it is graded 'timed out' "
+                        "and the batch goes on); each check the grader re-runs gets as long (default: %(default)s)")
+    p.add_argument("--csv", default=None, help="also write notebook,exercise,passed,reason rows to this file, as each notebook finishes")
+    p.add_argument("--isolate", action="store_true",
+                   help="run the students' code in a throwaway folder with a clean environment and resource limits and, where "
+                        "bubblewrap works, a filesystem without the instructor's and other students' files, no network, as nobody")
+    p.add_argument("--memory", type=_rate, default=d.memory_gb, metavar="GB",
+                   help="with --isolate: address space per process, in GiB (default: %(default)s)")
+    p.add_argument("--max-processes", type=_positive, default=d.processes, metavar="N",
+                   help="with --isolate: processes and threads of the student's user (default: %(default)s)")
     p.set_defaults(func=_grade)
 
 
 def _grade(args: argparse.Namespace) -> int:
-    import csv
+    from .grading import CsvLog, grade_notebooks
+    from .sandbox import Limits, isolation_problem
 
-    from .exercises import grade_notebook
-
-    grades = [grade_notebook(nb, fast=not args.full, timeout=args.timeout) for nb in args.notebooks]
-    for g in grades:
-        print(g.describe())
-    if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            rows = csv.writer(f)
-            rows.writerow(["notebook", "exercise", "passed", "reason"])
-            rows.writerows([str(g.notebook), i, r is None, r or ""] for g in grades for i, r in g.results.items())
+    isolate = Limits(memory_gb=args.memory, processes=args.max_processes) if args.isolate else None
+    if isolate is not None and isolation_problem():
+        print(f"dcgan grade: warning: --isolate without bubblewrap: {isolation_problem()}; the notebooks get a throwaway "
+              "folder, a clean environment and resource limits, but can read every file the grader can", file=sys.stderr)
+    log = CsvLog(args.csv) if args.csv else None  # opened first: an unwritable --csv stops the batch before it starts
+    grades = []
+    try:
+        for g in grade_notebooks(args.notebooks, fast=not args.full, timeout=args.timeout, isolate=isolate):
+            grades.append(g)
+            if g.graded:
+                print(g.describe(), flush=True)
+            else:
+                print(f"dcgan grade: error: {g.problem}", file=sys.stderr, flush=True)
+            if log:
+                log.write(g)
+    except KeyboardInterrupt:
+        kept = f"; {args.csv} holds their rows" if log else ""
+        print(f"dcgan grade: interrupted after {len(grades)} of {len(args.notebooks)} notebooks{kept}", file=sys.stderr)
+        return 130
+    finally:
+        if log:
+            log.close()
+    if log:
         print(f"wrote {args.csv}")
     total, passed = sum(len(g.results) for g in grades), sum(g.passed for g in grades)
-    print(f"{passed}/{total} exercises passed in {len(grades)} notebook{'s' * (len(grades) != 1)}")
+    bad = sum(not g.graded for g in grades)
+    print(f"{passed}/{total} exercises passed in {len(grades) - bad} notebook{'s' * (len(grades) - bad != 1)}"
+          + (f"; {bad} not graded" if bad else ""))
+    if bad:
+        return EXIT_USER_ERROR
     return 0 if passed == total else 1  # 1: something to look at, like pytest
 
 

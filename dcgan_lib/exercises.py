@@ -3,7 +3,8 @@ cases with known answers and prints one "passed" line, or raises `ExerciseError`
 
 The checks compare against the course's own implementations (`toy`, `architecture`, `models`, `latent`, `probes`) or
 against PyTorch itself, never against stored numbers, so a check fails for exactly the mistakes its hint
-names. `dcgan grade` runs student notebooks and counts the "passed" lines (see `PASSED`).
+names. `dcgan grade` (`grading.py`) grades student notebooks with these checks: `CHECKS` says which check grades
+which exercise.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ import functools
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from . import latent, probes
-from .errors import DCGANError
 from .faces import make_faces
 from .images import to_model_range
 from .models import Discriminator, Generator, batchnorm_mode, count_parameters
@@ -29,7 +27,7 @@ from .toy import generator_loss, generator_loss_gradients
 from .train import d_step as course_d_step
 from .train import g_step as course_g_step
 
-PASSED = "✓ exercise {id} passed"  # the line `dcgan grade` looks for; {id} is "1.2" and so on
+PASSED = "✓ exercise {id} passed"  # {id} is "1.2" and so on; `dcgan grade` confirms each printed one with its own run
 NOT_STARTED = "not done yet: replace `raise NotImplementedError` with your code, run that cell, then this one"
 
 
@@ -553,7 +551,7 @@ def check_fill_maps(fill_maps: Callable[[torch.Tensor, Any, torch.Tensor], torch
     _passed("6.4", "those maps now hold the reference average, the same for every z; the others are untouched")
 
 
-# --------------------------------------------------------------------------------------------------- grading
+# ------------------------------------------------------------------------------------- what `dcgan grade` runs
 
 CHECKS = {  # exercise id -> the check that grades it (a notebook is graded on the checks it calls)
     "1.1": "check_optimal_d", "1.2": "check_value", "1.3": "check_generator_losses",
@@ -563,67 +561,3 @@ CHECKS = {  # exercise id -> the check that grades it (a notebook is graded on t
     "5.1": "check_pooled_features", "5.2": "check_pick_labelled", "5.3": "check_standardise",
     "6.1": "check_guided_relu", "6.2": "check_inside_share", "6.3": "check_zero_maps", "6.4": "check_fill_maps",
 }
-
-
-@dataclass
-class Grade:
-    """What `grade_notebook` found: for each exercise the notebook checks, passed or the reason it did not."""
-
-    notebook: Path
-    results: dict[str, str | None]  # exercise id -> None if passed, else the one-line reason
-
-    @property
-    def passed(self) -> int:
-        return sum(r is None for r in self.results.values())
-
-    def describe(self) -> str:
-        """One line per notebook, then one indented line per exercise that did not pass."""
-        lines = [f"{self.notebook}: {self.passed}/{len(self.results)} exercises passed"]
-        lines += [f"  {i}: {r}" for i, r in self.results.items() if r is not None]
-        return "\n".join(lines)
-
-
-def _reason(outputs: list, exercise: str) -> str | None:
-    """None if the cell printed exercise `exercise`'s pass line, else the one-line reason it did not."""
-    for o in outputs:
-        if o.get("output_type") == "stream" and PASSED.format(id=exercise) in o.get("text", ""):
-            return None
-    for o in outputs:
-        if o.get("output_type") == "error":
-            value = str(o.get("evalue", "")).strip().splitlines()
-            line = f"{o.get('ename', 'Error')}: {value[0] if value else ''}"
-            return line.removeprefix("ExerciseError: ").removeprefix(f"exercise {exercise}: ")
-    return "the check did not run (the cell printed no result)"
-
-
-def grade_notebook(path: str | Path, fast: bool = True, timeout: int = 600) -> Grade:
-    """Run a student's exercise notebook top to bottom in a fresh kernel (every cell, even after an error) and
-    grade each exercise from its check's output. A notebook named NN_... is graded on exercises N.1, N.2, ...
-    (a deleted check counts as failed). `fast` sets FAST = True after the parameters cell, as CI does. This
-    executes the student's code (grade in a sandbox), and code that prints a pass line fools it: the checks
-    are for learning, not for exams."""
-    try:
-        import nbformat
-        from nbclient import NotebookClient
-    except ImportError:
-        raise DCGANError("grading runs notebooks with nbclient: pip install nbclient ipykernel (both are in the 'dev' extra)") from None
-    path = Path(path)
-    if not path.is_file():
-        raise DCGANError(f"no notebook at {path}: give the path of a student's .ipynb file")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as e:  # not JSON, or not a notebook
-        raise DCGANError(f"{path} is not a readable notebook ({type(e).__name__}): give a .ipynb file") from None
-    calls = {i: [c for c in nb.cells if c.cell_type == "code" and f"{name}(" in c.source] for i, name in CHECKS.items()}
-    number = path.name.split("_")[0].lstrip("0")  # "03_training_step.ipynb" -> "3": its exercises are 3.1, 3.2
-    expected = [i for i in CHECKS if i.split(".")[0] == number] or [i for i, cells in calls.items() if cells]
-    if not expected:
-        raise DCGANError(f"{path} calls none of the exercise checks ({', '.join(CHECKS.values())}): is it an exercise notebook?")
-    if fast:
-        at = next((k for k, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None)
-        if at is not None:
-            nb.cells.insert(at + 1, nbformat.v4.new_code_cell("FAST = True  # injected by dcgan grade"))
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
-    return Grade(path, {i: _reason(calls[i][-1].outputs, i) if calls[i] else f"the notebook no longer calls {CHECKS[i]}"
-                        for i in expected})

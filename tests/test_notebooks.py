@@ -277,7 +277,7 @@ def test_solution_notebook_is_its_source_run_with_every_check_passing(src):
 def test_exercises_grade_in_fast_mode(src):
     """FAST runs: the solutions pass every check; the untouched student notebook passes none, and says why."""
     pytest.importorskip("nbclient")
-    from dcgan_lib.exercises import grade_notebook
+    from dcgan_lib.grading import grade_notebook
 
     solution = grade_notebook(ROOT / "instructor" / "solutions" / f"{src.stem}.ipynb")
     assert solution.results and solution.passed == len(solution.results), solution.describe()
