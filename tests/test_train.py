@@ -73,7 +73,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
             with torch.no_grad():
                 next(state.D.parameters()).fill_(float("nan"))  # as if the step had diverged
 
-    with pytest.raises(TrainingDiverged, match="NaN at step 10.*last good checkpoint is kept"):
+    with pytest.raises(TrainingDiverged, match=r"NaN at step 10: the last good checkpoint \(step 8\) is kept in .*; lower --lr$"):
         train(tiny_config, data=tiny_data, callbacks=[poison])
     ckpt = checkpoint.load(tiny_config.out)
     assert ckpt["step"] == 8
