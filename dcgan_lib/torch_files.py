@@ -108,9 +108,24 @@ def _no_space(path: Path, need: int, free: int) -> str:
 
 
 def check_new_file(path: str | Path, overwrite: bool) -> None:
-    """Refuse to replace an existing file unless asked to; call it before any slow work starts."""
-    if Path(path).exists() and not overwrite:
+    """Refuse to replace an existing file unless asked to, or to promise a file in a folder that cannot be
+    written (read-only, no permission, a file in the way); call it before any slow work starts."""
+    path = Path(path)
+    if path.exists() and not overwrite:
         raise DCGANError(f"{path} already exists: pass --force to replace it, or write elsewhere")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    # a temporary file where `atomic_write` will make one (or its folders): a read-only or full folder fails
+    # now, not after the work; nothing is created for good
+    folder = next(p for p in (path.parent.absolute(), *path.parent.absolute().parents) if p.exists())
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise _write_error(e, path, 0) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _umask() -> int:

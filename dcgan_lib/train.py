@@ -272,7 +272,6 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         raise DCGANError("--r1 differentiates D's gradient, which fp16 loss scaling does not cover: use --precision bf16 or fp32")
     steps_per_epoch = data.steps_per_epoch(cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    (out / "samples").mkdir(parents=True, exist_ok=True)
 
     # running sums on the device: loss_D, loss_G, D(x), D(G(z)), count
     sums = torch.zeros(5, device=device)

@@ -293,8 +293,27 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_killed_run_does_not_bl
 
 def test_a_failed_run_leaves_no_folder_behind(tmp_path, capsys):
     assert main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--no-progress",
-                 "--out", str(tmp_path / "run")]) == 2
-    assert "nowhere" in capsys.readouterr().err and not (tmp_path / "run").exists()
+                 "--out", str(tmp_path / "runs" / "mnist")]) == 2
+    assert "nowhere" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    assert main(TINY[3:] + ["--lr", "1e16", "--checkpoint-every", "1", "--out", str(tmp_path / "diverged")]) == 2
+    assert "no checkpoint was written yet" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def as_user(command: list[str]) -> list[str]:
+    """`command` without root's power to write anywhere (setpriv drops it), so that permissions apply."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv")
+    return ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", *command]
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o555)
+    r = subprocess.run(as_user([sys.executable, "-m", "dcgan_lib", "train-classifier", "--kind", "digits", "--out", str(locked / "d.pt")]),
+                       env=ENV, capture_output=True, text=True, timeout=60)  # training first would take minutes
+    assert r.returncode == 2 and r.stderr == f"dcgan train-classifier: error: permission denied: {locked}/d.pt: choose a path you can write to\n"
 
 
 # ------------------------------------------------------------------------------- 4. sizes and hand-edited files
@@ -366,12 +385,7 @@ def test_an_output_path_that_is_a_file_or_not_writable_is_one_line(tmp_path, cap
     assert capsys.readouterr().err == f"dcgan train: error: --out {tmp_path}/file is a file, not a folder: choose another --out\n"
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o555)
-    # root writes anywhere: drop that capability for the child (setpriv), or skip where neither works
-    prefix = [] if os.geteuid() != 0 else ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
-                                            "--bounding-set=-dac_override,-dac_read_search"]
-    if prefix and shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv")
-    r = subprocess.run(prefix + [sys.executable, "-m", "dcgan_lib", "sample", "--checkpoint", "faces32", "--out", str(locked / "s.png")],
+    r = subprocess.run(as_user([sys.executable, "-m", "dcgan_lib", "sample", "--checkpoint", "faces32", "--out", str(locked / "s.png")]),
                        env=ENV, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.startswith("dcgan sample: error: permission denied: ") and r.stderr.count("\n") == 1
 

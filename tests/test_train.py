@@ -256,6 +256,7 @@ def test_a_checkpoint_from_another_device_type_is_one_line(tiny_config, tiny_dat
     ({"log_every": 0}, "log_every must be a positive integer"),
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"lr": -1.0}, "lr is a learning rate"),
+    ({"lr": 1e300}, "lr is a learning rate and must be between 0 and 3.4e.38"),  # no float32 holds it
     ({"beta2": 1.0}, r"beta2 must be in \[0, 1\)"),
     ({"precision": "fp8"}, "unknown precision 'fp8'"),
 ])
