@@ -12,7 +12,11 @@ those weights, so every command that takes a checkpoint takes them too.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +25,24 @@ import torch
 from . import __version__
 from .architecture import build_variant
 from .config import TrainConfig
-from .errors import CheckpointError
+from .data import reads_data_root
+from .errors import CheckpointError, DCGANError
 from .models import Discriminator, Generator
-from .torch_files import atomic_save, safe_load
+from .torch_files import atomic_save, atomic_write, safe_load
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt's byte-range lock instead
+    fcntl = None
+    import msvcrt
 
 FORMAT = "dcgan_lib.checkpoint/1"
 ARCH_KEYS = ("image_size", "channels", "nz", "width", "variant")
 ARCH_DEFAULTS = {"variant": "dcgan"}  # checkpoints written before a key existed
 REQUIRED_KEYS = ("arch", "config", "G")  # what sampling, evaluating and resuming all read (D: see build_discriminator)
+# what continuing or describing a run reads besides (check_run); config keys every run has recorded since the first
+RUN_KEYS = {"step": int, "epoch": int, "history": list, "elapsed_s": (int, float), "rng": dict}
+RUN_CONFIG_KEYS = ("dataset", "image_size", "n_images", "nz", "width", "batch_size", "lr", "beta1", "beta2", "seed", "epochs")
 TUTORIAL = "the PyTorch DCGAN tutorial's state dict"  # meta["source"] of a loaded netG.pth / netD.pth
 
 
@@ -55,7 +69,8 @@ def resolve(path_or_name: str | Path) -> Path:
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint safely: a dcgan_lib checkpoint (a file, a run folder or a shipped name such as
-    'faces32'), or the tutorial's netG.pth / netD.pth. A missing, corrupt or foreign file gets a CheckpointError."""
+    'faces32'), or the tutorial's netG.pth / netD.pth. A missing, corrupt, foreign, incomplete or diverged
+    (NaN/inf) file gets a one-line CheckpointError."""
     path = resolve(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
@@ -64,14 +79,82 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         raise CheckpointError(f"no checkpoint at {path}: train one with `dcgan train`, check the path, or use a shipped name ({names})")
     ckpt = safe_load(path, "delete it or use another", map_location)
     if isinstance(ckpt, dict) and ckpt.get("format") != FORMAT and "main.0.weight" in _strip_prefix(ckpt):
-        return from_tutorial(ckpt, path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        ckpt = from_tutorial(ckpt, path)
+    elif not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a dcgan_lib checkpoint, nor a DCGAN state dict with main.N.weight keys")
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing or not isinstance(ckpt["arch"], dict) or any(k not in ckpt["arch"] for k in ARCH_KEYS if k not in ARCH_DEFAULTS):
-        what = ", ".join(missing) if missing else "its architecture (arch)"
-        raise CheckpointError(f"{path} is an incomplete dcgan_lib checkpoint (missing {what}): re-export it or retrain")
+    else:
+        missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+        if missing or not isinstance(ckpt["arch"], dict) or any(k not in ckpt["arch"] for k in ARCH_KEYS if k not in ARCH_DEFAULTS):
+            what = ", ".join(missing) if missing else "its architecture (arch)"
+            raise CheckpointError(f"{path} is an incomplete dcgan_lib checkpoint (missing {what}): re-export it or retrain")
+        wrong = _malformed(ckpt)
+        if wrong:
+            raise CheckpointError(f"{path} is a damaged or hand-edited dcgan_lib checkpoint ({', '.join(wrong)} of the wrong "
+                                  "type): use an earlier checkpoint, re-export it or retrain")
+    bad = nonfinite(ckpt)
+    if bad:
+        raise CheckpointError(f"{path} has NaN/inf values ({', '.join(bad)}): it diverged; use an earlier checkpoint or retrain")
     return ckpt
+
+
+def _malformed(ckpt: dict[str, Any]) -> list[str]:
+    """Entries a reader would trip over: arch numbers that are not integers, weights that are not a dict of
+    tensors, config values of another type than TrainConfig's."""
+    wrong = [f"arch.{k}" for k in ("image_size", "channels", "width") if not _is_int(ckpt["arch"].get(k))]
+    if not (_is_int(ckpt["arch"].get("nz")) or ("G" not in ckpt and ckpt["arch"].get("nz") is None)):
+        wrong.append("arch.nz")
+    wrong += [k for k in ("G", "D") if k in ckpt and not (isinstance(ckpt[k], dict) and all(torch.is_tensor(v) for v in ckpt[k].values()))]
+    if not isinstance(ckpt["config"], dict):
+        return wrong + ["config"]
+    return wrong + [f"config.{k}" for k, types in _CONFIG_TYPES.items() if k in ckpt["config"] and not isinstance(ckpt["config"][k], types)]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _types(annotation: str) -> tuple[type, ...]:
+    # TrainConfig's annotations are strings ("float | None"): int is also a float, and None an optional's value
+    names = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
+    return tuple(t for part in annotation.split("|") for t in names[part.strip()])
+
+
+_CONFIG_TYPES = {f.name: _types(str(f.type)) for f in fields(TrainConfig)}
+
+
+def nonfinite(ckpt: dict[str, Any]) -> list[str]:
+    """What in a checkpoint (or a `run_checkpoint` dict still on the training device) holds a NaN or an inf:
+    e.g. ["G's weights", "D's BatchNorm statistics", "D's Adam state"]; [] when everything is finite.
+    One isfinite().all() per tensor, stacked and read back once per device: a GPU run syncs once per save."""
+    groups: dict[str, list[torch.Tensor]] = {}
+    for net in ("G", "D"):
+        for k, v in (ckpt.get(net) or {}).items():
+            if torch.is_tensor(v) and v.is_floating_point():
+                stats = k.endswith(("running_mean", "running_var"))
+                groups.setdefault(f"{net}'s {'BatchNorm statistics' if stats else 'weights'}", []).append(v)
+        opt = ckpt.get(f"opt_{net}")
+        if isinstance(opt, dict):
+            groups[f"{net}'s Adam state"] = [v for v in _tensors(opt.get("state")) if v.is_floating_point()]
+    flags: dict[torch.device, list[tuple[str, torch.Tensor]]] = {}
+    for what, tensors in groups.items():
+        for t in tensors:
+            flags.setdefault(t.device, []).append((what, t.isfinite().all()))
+    bad = set()
+    for pairs in flags.values():
+        finite = torch.stack([f for _, f in pairs]).tolist()  # the one read-back for this device
+        bad |= {what for (what, _), ok in zip(pairs, finite) if not ok}
+    return [what for what in groups if what in bad]
+
+
+def _tensors(obj: Any) -> Iterator[torch.Tensor]:
+    if torch.is_tensor(obj):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
 
 
 def from_tutorial(state: dict[str, torch.Tensor], path: str | Path = "netG.pth") -> dict[str, Any]:
@@ -204,17 +287,49 @@ def run_checkpoint(cfg: TrainConfig, G: Generator, D: Discriminator, opt_G: torc
 
 
 def write_run(out: Path, ckpt: dict[str, Any]) -> Path:
-    """`out/checkpoint.pt` (atomically) and `out/history.json` beside it."""
+    """`out/checkpoint.pt` and `out/history.json` beside it, each written atomically. The caller checks that
+    the weights are finite first (`nonfinite`): `train` does at every save."""
     path = atomic_save(ckpt, out / "checkpoint.pt")
-    (out / "history.json").write_text(json.dumps(ckpt["history"]))
+    atomic_write(out / "history.json", lambda f: f.write(json.dumps(ckpt["history"]).encode()))
     return path
+
+
+def check_run(ckpt: dict[str, Any], path: str | Path, fix: str, needs: tuple[str, ...] = tuple(RUN_KEYS)) -> None:
+    """Raise a one-line CheckpointError unless `ckpt` holds what a reader of a run needs: the entries `needs`
+    (by default all of RUN_KEYS: counters, history, the noise generator's state), the config's settings, and
+    both optimisers or neither. A hand-edited or damaged file fails here, not deep inside the reader. `fix`
+    ends the message."""
+    missing = [k for k in needs if not isinstance(ckpt.get(k), RUN_KEYS[k]) or isinstance(ckpt.get(k), bool)]
+    if "rng" in needs and isinstance(ckpt.get("rng"), dict) and not (
+            torch.is_tensor(ckpt["rng"].get("noise")) and ckpt["rng"]["noise"].dtype == torch.uint8):
+        missing.append("rng.noise")
+    missing += [f"config.{k}" for k in RUN_CONFIG_KEYS if k not in ckpt["config"]]
+    if ("opt_G" in ckpt) != ("opt_D" in ckpt):
+        missing.append("opt_D" if "opt_G" in ckpt else "opt_G")
+    missing += [k for k in ("opt_G", "opt_D") if k in ckpt and not (isinstance(ckpt[k], dict) and {"state", "param_groups"} <= set(ckpt[k]))]
+    missing += [k for k in ("D",) if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} is missing parts of its run or has them damaged ({', '.join(missing)}): {fix}")
+
+
+def saved_step(path: str | Path) -> int | None:
+    """The step of the run checkpoint at `path`, None if it cannot be read: a quick look (its tensors are
+    memory-mapped, not read), e.g. to say what Ctrl-C left."""
+    try:
+        step = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("step")
+    except Exception:  # noqa: BLE001 - missing, truncated, foreign: no step to report
+        return None
+    return step if isinstance(step, int) else None
 
 
 def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, path: str | Path) -> None:
     """Raise a one-line error unless `cfg` continues the run in `ckpt`: the architecture and the data must
-    match; a run in progress keeps its optimiser settings and losses; only the number of epochs may grow."""
+    match; a run in progress keeps its optimiser settings and losses; only the number of epochs may grow.
+    A dataset read from another --data-root is allowed with a warning (a dataset may move: copied to a local
+    disk, say); `check_same_data` then compares the number of images."""
     if ckpt.get("meta", {}).get("source") == TUTORIAL:
         raise CheckpointError(f"{path} holds weights only, no run to continue: start a new run from it with --init-from")
+    check_run(ckpt, path, "use an earlier checkpoint, or start a new run from its weights with --init-from")
     check_arch(ckpt, {"image_size": cfg.image_size, "nz": cfg.nz, "width": cfg.width, "variant": cfg.variant}, path)
     saved = TrainConfig.from_dict(ckpt["config"])
     for k in ("dataset", "n_images", "batch_size", "seed"):
@@ -229,20 +344,114 @@ def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, path: str | Path) ->
     if ckpt["epoch"] >= cfg.epochs:  # the loop would not run a single step
         raise CheckpointError(f"{path} has already trained {ckpt['epoch']} epoch{'s' * (ckpt['epoch'] != 1)} (asked for {cfg.epochs}): "
                               "nothing to do; pass a larger --epochs")
+    if reads_data_root(cfg.dataset) and Path(saved.data_root) != Path(cfg.data_root):
+        what = "the image folder" if cfg.dataset == "folder" else f"{cfg.dataset} from --data-root"
+        warnings.warn(f"{path} was trained on {what} {saved.data_root}; this run reads {cfg.data_root}, taken to hold "
+                      "the same images (their number is checked)", stacklevel=3)
+
+
+def check_same_data(ckpt: dict[str, Any], n_images: int, cfg: TrainConfig, path: str | Path) -> None:
+    """Refuse to resume on a dataset of another size than the run's (recorded in meta.dataset_size): the data
+    order and the epochs would no longer be the run's."""
+    saved = ckpt.get("meta", {}).get("dataset_size")
+    if isinstance(saved, int) and saved != n_images:
+        raise CheckpointError(f"{path} was trained on {saved} images of {cfg.dataset}; this run reads {n_images}"
+                              f"{f' from {cfg.data_root}' if reads_data_root(cfg.dataset) else ''}: resume with the same data, "
+                              "or start a new run from its weights with --init-from")
 
 
 def restore_run(ckpt: dict[str, Any], G: Generator, D: Discriminator, opt_G: torch.optim.Optimizer,
                 opt_D: torch.optim.Optimizer, noise: torch.Generator, path: str | Path) -> tuple[int, list[dict[str, float]], float]:
-    """Put a checkpoint's run back into fresh models, optimisers and noise generator; returns (step, history, elapsed_s)."""
+    """Put a checkpoint's run back into fresh models, optimisers and noise generator; returns (step, history, elapsed_s).
+    Call `check_resumable` first (it checks that every part is there)."""
     load_weights(G, ckpt, "G"), load_weights(D, ckpt, "D")
     if "opt_G" in ckpt:  # exported checkpoints carry no optimiser state: Adam then starts afresh
-        opt_G.load_state_dict(ckpt["opt_G"]), opt_D.load_state_dict(ckpt["opt_D"])
+        for net, opt in (("G", opt_G), ("D", opt_D)):
+            _load_optimiser(opt, ckpt[f"opt_{net}"], f"{path}'s opt_{net}")
     try:
         noise.set_state(ckpt["rng"]["noise"])
     except RuntimeError:  # a CUDA generator's state is 16 bytes, a CPU one's 5056
         raise CheckpointError(f"{path} was trained on another device type than {noise.device.type}: resume it on that device, "
                               "or start a new run from its weights with --init-from") from None
-    return ckpt["step"], list(ckpt["history"]), ckpt["elapsed_s"]
+    return ckpt["step"], list(ckpt["history"]), float(ckpt["elapsed_s"])
+
+
+def _load_optimiser(opt: torch.optim.Optimizer, state: dict[str, Any], what: str) -> None:
+    """Adam's load_state_dict checks the number of parameters, not their shapes: a wrong shape would fail only
+    at the next step, in a traceback."""
+    try:
+        opt.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"{what} does not fit the network ({_first_line(e)[:120]}): use an earlier checkpoint, "
+                              "or start a new run from its weights with --init-from") from None
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if k != "step" and torch.is_tensor(v) and v.shape != p.shape:
+                    raise CheckpointError(f"{what} holds {k} of shape {tuple(v.shape)} for a parameter of shape {tuple(p.shape)}: "
+                                          "use an earlier checkpoint, or start a new run from its weights with --init-from")
+
+
+# ------------------------------------------------------------------------------------------ the run folder's lock
+
+
+@contextmanager
+def locked_run_folder(out: str | Path) -> Iterator[Path]:
+    """Hold `out/.lock` (holding this process's id) while a run writes to `out`: a second run on the same folder
+    gets a one-line DCGANError naming the first one's pid. It is an OS lock (flock; msvcrt on Windows), so it
+    vanishes with its process: a killed run never leaves a stale lock. Folders this call created are removed
+    again if the run wrote nothing into them."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DCGANError(f"--out {out} is a file, not a folder: choose another --out")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / ".lock"
+    try:
+        fd = _lock(lock, out)
+        try:
+            yield out
+        finally:
+            if fcntl is not None:
+                lock.unlink(missing_ok=True)  # while still held: a run waiting on it sees the file change and retries
+            os.close(fd)  # releases the lock
+    finally:
+        for folder in created:
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                break
+
+
+def _lock(lock: Path, out: Path) -> int:
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                os.lseek(fd, 64, os.SEEK_SET)  # lock a byte past the pid, which the refused run reads
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.lseek(fd, 0, os.SEEK_SET)
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DCGANError(f"{out} is in use by another run (pid {pid}): wait for it, or choose another --out") from None
+        try:
+            same = fcntl is None or os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:  # its holder finished and removed it between our open and our lock
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".ljust(32).encode())  # padded over a previous holder's pid (no truncation under a lock)
+    except OSError as e:  # a full disk, say: leave nothing behind
+        lock.unlink(missing_ok=True)
+        os.close(fd)
+        raise OSError(e.errno, e.strerror, str(lock)) from None
+    return fd
 
 
 def without_optimisers(ckpt: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ when it runs, so that `dcgan --help` and `--version` answer without loading torc
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -132,6 +133,7 @@ def _sample(args: argparse.Namespace) -> None:
     from .viz import save_grid
 
     G = load_generator(args.checkpoint, pick_device(args.device))
+    _check_grid_fits(G, args.n, args.scale, "--n or --scale")
     z = sample_z(args.n, G.nz, generator=torch.Generator().manual_seed(args.seed))
     path = save_grid(generate(G, z, train_bn=args.batch_stats), _png(args.out), nrow=args.nrow, scale=args.scale)
     print(f"wrote {path}")
@@ -162,10 +164,30 @@ def _interpolate(args: argparse.Namespace) -> None:
     if args.steps < 2:
         raise DCGANError(f"--steps must be at least 2, got {args.steps}")
     G = load_generator(args.checkpoint, pick_device(args.device))
+    _check_grid_fits(G, args.rows * args.steps, args.scale, "--steps, --rows or --scale")
     ends = sample_z(2 * args.rows, G.nz, generator=torch.Generator().manual_seed(args.seed))
     z = torch.cat([interpolate(ends[2 * r], ends[2 * r + 1], args.steps, args.method) for r in range(args.rows)])
     path = save_grid(generate(G, z), _png(args.out), nrow=args.steps, scale=args.scale)
     print(f"wrote {path}")
+
+
+def _check_grid_fits(G: Any, n: int, scale: int, flags: str) -> None:
+    """Refuse, before generating anything, a grid that does not fit in memory (G's layer outputs for n images
+    on its device, then the picture on the CPU): `--steps 100000000` would otherwise run for hours, or be killed."""
+    import torch
+
+    from .device import check_memory
+    from .models import forward_numel
+    from .viz import grid_bytes
+
+    device = next(G.parameters()).device
+    generating = 4 * n * forward_numel(G, torch.zeros(1, G.nz, 1, 1, device=device))
+    picture = grid_bytes(n, G.image_size, scale)
+    if device.type == "cpu":
+        check_memory(generating + picture, device, f"a grid of {n:,} images at scale {scale}", f"use a smaller {flags}")
+    else:
+        check_memory(generating, device, f"generating {n:,} images", f"use a smaller {flags}")
+        check_memory(picture, "cpu", f"a grid of {n:,} images at scale {scale}", f"use a smaller {flags}")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -404,6 +426,10 @@ def os_message(err: OSError) -> str:
         return f"no such file or folder: {path}: check the path"
     if isinstance(err, PermissionError):
         return f"permission denied: {path}: choose a path you can write to"
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"cannot write {path}: no space left on device: free some space or choose another output folder"
+    if err.errno == errno.EROFS:
+        return f"cannot write {path}: the file system is read-only: choose another output folder"
     return f"{err.strerror or one_line(err)}: {path}"
 
 
@@ -427,10 +453,22 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"dcgan {args.command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        kept = "; the last checkpoint is kept (resume with --resume)" if args.command == "train" else ""
-        print(f"dcgan {args.command}: interrupted{kept}", file=sys.stderr)
+    except KeyboardInterrupt as e:  # train's says which checkpoint is kept (errors.Interrupted)
+        print(f"dcgan {args.command}: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"dcgan {args.command}: error: out of memory: use smaller sizes (--n, --batch-size, --width, --scale)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as e:  # noqa: BLE001 - a bug, or a failure nobody foresaw: still one line, and the way to see more
+        if os.environ.get("DCGAN_TRACEBACK"):
+            raise
+        first = next((line.strip() for line in str(e).splitlines() if line.strip()), "")[:200]
+        if "out of memory" in first.lower() or "can't allocate memory" in first or "not enough memory" in first:
+            print(f"dcgan {args.command}: error: out of memory ({first}): use smaller sizes (--n, --batch-size, --width)", file=sys.stderr)
+            return EXIT_USER_ERROR
+        print(f"dcgan {args.command}: internal error: {type(e).__name__}: {first} (a bug? rerun with DCGAN_TRACEBACK=1 "
+              "to see where, and report it)", file=sys.stderr)
+        return 1
     finally:
         warnings.showwarning = shown  # main() may run inside a notebook or a test session
     return code if isinstance(code, int) else 0

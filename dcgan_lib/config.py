@@ -15,6 +15,7 @@ from .errors import DCGANError
 # cards and `--eval-every`: the standard error of a difference of two rates is then 0.007, against 0.016 at the
 # 2,000 images of the Fréchet sets.
 N_RATES = 10_000
+FLOAT32_MAX = 3.4028234663852886e38  # a rate or a weight above it cannot even be stored in the run's float32 tensors
 
 @dataclass
 class TrainConfig:
@@ -57,14 +58,14 @@ class TrainConfig:
                 raise DCGANError(f"{k} must be 0 or a positive integer, got {getattr(self, k)!r}")
         for k in ("lr", "lr_D"):
             v = getattr(self, k)
-            if v is not None and not (math.isfinite(v) and v >= 0):  # 0 freezes a network (a test, a demo)
-                raise DCGANError(f"{k} is a learning rate and must be >= 0, got {v}")
+            if v is not None and not (math.isfinite(v) and 0 <= v <= FLOAT32_MAX):  # 0 freezes a network (a test, a demo)
+                raise DCGANError(f"{k} is a learning rate and must be between 0 and {FLOAT32_MAX:.1e} (float32's largest), got {v}")
         for k in ("beta1", "beta2"):
             if not 0 <= getattr(self, k) < 1:
                 raise DCGANError(f"{k} must be in [0, 1), got {getattr(self, k)}")
         for k in ("r1", "feature_matching"):
-            if not (math.isfinite(getattr(self, k)) and getattr(self, k) >= 0):
-                raise DCGANError(f"--{k.replace('_', '-')} is a loss weight and must be >= 0, got {getattr(self, k)}")
+            if not (math.isfinite(getattr(self, k)) and 0 <= getattr(self, k) <= FLOAT32_MAX):
+                raise DCGANError(f"--{k.replace('_', '-')} is a loss weight and must be between 0 and {FLOAT32_MAX:.1e}, got {getattr(self, k)}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise DCGANError(f"unknown precision {self.precision!r}: use fp32, bf16 or fp16")
 

@@ -20,6 +20,12 @@ from .faces import make_faces
 from .images import check_image_size, to_model_range
 
 DATASETS = ("faces", *datasets.IN_MEMORY, *streaming.STREAMING)
+GENERATED_OR_BUNDLED = ("faces", "digits")  # need no --data-root: drawn by `faces`, or shipped with scikit-learn
+
+
+def reads_data_root(name: str) -> bool:
+    """Whether dataset `name` is read from files under a --data-root (all but the faces and the digits)."""
+    return datasets.norm_name(name) not in GENERATED_OR_BUNDLED
 
 
 @dataclass

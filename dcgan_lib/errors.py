@@ -1,4 +1,4 @@
-"""The one exception type users see: a one-line message that says what to do."""
+"""The one exception type users see: a one-line message that says what to do (and Ctrl-C with a note of what was kept)."""
 
 
 class DCGANError(Exception):
@@ -14,8 +14,14 @@ class CheckpointError(DCGANError):
 
 
 class TrainingDiverged(DCGANError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss, a weight, a BatchNorm statistic or Adam's state became NaN or infinite; the last finite
+    checkpoint is kept."""
 
 
 class ImageSizeError(DatasetError, ValueError):
     """An image size the DCGAN models cannot have (also a ValueError, for code that checks arguments)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, with one line saying what is kept. A KeyboardInterrupt, so a notebook cell and a
+    script stop exactly as they would without it."""

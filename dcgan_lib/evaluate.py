@@ -45,7 +45,7 @@ from .checkpoint import build_generator, load
 from .classifiers import FACE_CATEGORICAL, AttributeClassifier, load_classifier
 from .classifiers import clear_cache as clear_classifier_cache
 from .datasets import load_digits
-from .device import pick_device
+from .device import check_memory, pick_device
 from .errors import DCGANError
 from .faces import ATTRIBUTES, CATEGORIES, make_faces
 from .latent import generate_many, sample_z
@@ -413,6 +413,10 @@ def evaluate_generator(
     """
     t0 = time.perf_counter()
     dataset = _check_dataset(dataset)
+    n_gen = max(n, n_rates or 0) if dataset == "faces" else n
+    # generated images (float, and their concatenation) and the real sets (uint8) are all held at once
+    check_memory(int(G.channels) * int(G.image_size) ** 2 * (8 * n_gen + 3 * n), "cpu",
+                 f"evaluating on {n:,} images ({n_gen:,} generated)", "use a smaller --n or --n-rates")
     clf_key = str(classifier) if classifier is not None else dataset
     clf = load_classifier(clf_key)
     if clf.kind != dataset:

@@ -11,7 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import TUTORIAL, load, shipped_dir, without_optimisers
+from .checkpoint import TUTORIAL, check_run, load, shipped_dir, without_optimisers
 from .config import N_RATES, TrainConfig
 from .environment import cpu_name, versions
 from .errors import DCGANError
@@ -54,6 +54,8 @@ def export(run: str | Path, name: str, n_eval: int = 2000, out_dir: str | Path |
     out_dir = Path(out_dir) if out_dir is not None else shipped_dir()
     check_new_file(out_dir / f"{check_name(name)}.pt", overwrite)
     ckpt = load(run)
+    if ckpt.get("meta", {}).get("source") != TUTORIAL:  # the card reads the run's counters and config
+        check_run(ckpt, run, "export another checkpoint of the run, or retrain", needs=("step", "epoch", "elapsed_s"))
     if dataset is not None:
         ckpt["config"] = {**ckpt["config"], "dataset": dataset}
     pt = atomic_save(without_optimisers(ckpt), out_dir / f"{name}.pt")

@@ -195,3 +195,25 @@ def real_slope(real_logits: torch.Tensor, real: torch.Tensor, batch_dims: int = 
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def forward_numel(model: nn.Module, x: torch.Tensor) -> int:
+    """How many numbers a forward pass of `x` produces, summed over the model's layers (each leaf module's
+    output): with a batch of one, what each further sample costs in activations. Runs in eval mode without
+    gradients (no running statistics change); on the meta device nothing is computed or allocated."""
+    total = 0
+
+    def count(module: nn.Module, inputs: object, output: object) -> None:
+        nonlocal total
+        total += output.numel() if torch.is_tensor(output) else 0
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return total

@@ -11,6 +11,7 @@ from torchvision.utils import make_grid
 from .faces import ATTRIBUTES
 from .images import to_display
 from .models import generate
+from .torch_files import atomic_write
 
 
 def grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.Tensor:
@@ -40,11 +41,20 @@ def grid_image(images: torch.Tensor, nrow: int = 8, scale: int = 2):
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int = 1) -> Path:
-    """Save images in [-1, 1] as a grid PNG (parent folders are created)."""
+    """Save images in [-1, 1] as a grid PNG (parent folders are created), atomically: a full disk or Ctrl-C
+    leaves the previous file as it was."""
+    from PIL import Image
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(images, nrow, scale).save(path)
-    return path
+    picture = to_pil(images, nrow, scale)
+    kind = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    return atomic_write(path, lambda f: picture.save(f, format=kind))
+
+
+def grid_bytes(n: int, image_size: int, scale: int = 1) -> int:
+    """The memory `to_pil` takes for a grid of n images: the float grid in [0, 1] and its copies (RGB, 2-pixel
+    padding), its bytes, and the picture enlarged `scale` times."""
+    return n * 3 * (image_size + 2) ** 2 * (3 * 4 + 1 + scale ** 2)
 
 
 def save_gif(frames: list[Path] | list[torch.Tensor], path: str | Path, duration_ms: int = 400,

@@ -154,3 +154,16 @@ def test_generate_and_features_explain_wrong_input():
         generate(G, torch.randn(16))  # one code without its batch dimension
     z = torch.randn(2, 16, 1, 1)
     assert list(G.features(z, "block1")) == ["block1"] and G.features(z, []) == {}
+
+
+def test_forward_numel_counts_layer_outputs_without_changing_the_model():
+    from dcgan_lib.models import forward_numel
+
+    G = Generator(16, 3, 8, 4).train()
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    n = forward_numel(G, torch.randn(1, 8, 1, 1))
+    # width 4 at 16x16: (2w, 4, 4) three times (conv, BN, ReLU), (w, 8, 8) three times, (3, 16, 16) twice (conv, tanh)
+    assert n == 3 * 8 * 16 + 3 * 4 * 64 + 2 * 3 * 256
+    with torch.device("meta"):
+        assert forward_numel(Generator(16, 3, 8, 4), torch.zeros(1, 8, 1, 1)) == n  # nothing computed there
+    assert G.training and all(torch.equal(v, before[k]) for k, v in G.state_dict().items())

@@ -73,7 +73,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
             with torch.no_grad():
                 next(state.D.parameters()).fill_(float("nan"))  # as if the step had diverged
 
-    with pytest.raises(TrainingDiverged, match="NaN at step 10.*last good checkpoint is kept"):
+    with pytest.raises(TrainingDiverged, match=r"NaN at step 10: the last good checkpoint \(step 8\) is kept in .*; lower --lr$"):
         train(tiny_config, data=tiny_data, callbacks=[poison])
     ckpt = checkpoint.load(tiny_config.out)
     assert ckpt["step"] == 8
@@ -256,6 +256,7 @@ def test_a_checkpoint_from_another_device_type_is_one_line(tiny_config, tiny_dat
     ({"log_every": 0}, "log_every must be a positive integer"),
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"lr": -1.0}, "lr is a learning rate"),
+    ({"lr": 1e300}, "lr is a learning rate and must be between 0 and 3.4e.38"),  # no float32 holds it
     ({"beta2": 1.0}, r"beta2 must be in \[0, 1\)"),
     ({"precision": "fp8"}, "unknown precision 'fp8'"),
 ])
