@@ -419,7 +419,7 @@ grid_image(torch.cat([x_eval[:8], x_train[:8], x_train_alone]), nrow=8, scale=2)
 # | mode collapse | rates at 0 or 1, diversity falls, all fixed-noise faces alike; D(x) and D(G(z)) can look normal | go back to a checkpoint before it; keep D as fast as G (`lr_D = lr`, the paper's 2e-4 for both); keep BatchNorm in G; minibatch-std features in D (notebook 01) |
 # | D no longer separates | D(x) and D(G(z)) close together | G has found D's blind spot, or D stopped learning: check the samples and their diversity, then the learning rates |
 # | sampled faces change with the batch | the same z gives a different face | sample in eval mode: `generate(G, z, train_bn=False)` |
-# | loss becomes NaN | `train()` stops with `TrainingDiverged` | lower `lr`; use fp32 (`precision="fp32"`); resume from the last checkpoint, which is kept |
+# | loss, weights or BatchNorm statistics become NaN/inf | `train()` stops with `TrainingDiverged`, naming what diverged | lower `lr`; use fp32 (`precision="fp32"`); resume from the last checkpoint, which is kept only if it is finite |
 
 # %% [markdown]
 # ## Summary
