@@ -28,7 +28,8 @@ def test_every_variant_builds_with_the_right_shapes(name, size):
     assert G.nz == 8
     z = torch.randn(4, 8, 1, 1)
     x = G(z)
-    assert x.shape == (4, 3, size, size) and x.abs().max() <= 1.0
+    assert x.shape == (4, 3, size, size)
+    assert isinstance(G.main[-1], nn.Tanh) and torch.equal(x, torch.tanh(G.main[:-1](z)))  # images come out of a tanh
     assert D(x).shape == (4,)
     assert generate(G, z).shape == (4, 3, size, size)  # running-statistics mode works too
     # the named layers still end where the features say, input side first, image/logit last

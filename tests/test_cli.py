@@ -1,5 +1,6 @@
 """The `dcgan` command: help everywhere, one-line errors, PNGs of the right size."""
 
+import errno
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 from PIL import Image
 
 from dcgan_lib.cli import main
+from dcgan_lib.errors import DCGANError
 from dcgan_lib.train import train
 
 
@@ -193,3 +195,27 @@ def test_evaluate_standard_looks_for_real_images_where_the_run_found_them(run_di
 
     with pytest.raises(DCGANError, match="my_images"):  # the library call defaults to the run's folder too
         evaluation_report(path, standard=True, device="cpu")
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyboardInterrupt(), 130, "dcgan info: interrupted\n"),
+    (DCGANError("the data is gone: put it back"), 2, "dcgan info: error: the data is gone: put it back\n"),
+    (PermissionError(errno.EACCES, "Permission denied", "ro/run"), 2,
+     "dcgan info: error: permission denied: ro/run: choose a path you can write to\n"),
+    (ValueError("image size must be a power of two"), 2, "dcgan info: error: image size must be a power of two\n"),
+    (MemoryError(), 2, "dcgan info: error: out of memory: use smaller sizes (--n, --batch-size, --width, --scale)\n"),
+    (RuntimeError("an unforeseen failure\nwith detail"), 1, "dcgan info: internal error: RuntimeError: an unforeseen failure "
+     "(a bug? rerun with DCGAN_TRACEBACK=1 to see where, and report it)\n"),
+], ids=["interrupt", "user-error", "os-error", "value-error", "memory", "bug"])
+def test_every_failure_branch_of_main_is_one_line_and_its_exit_code(monkeypatch, capsys, raised, code, line):
+    """Each branch of main(): what a command raises decides the exit code and the one line on stderr."""
+    import dcgan_lib.cli as cli
+
+    def fail(args):
+        raise raised
+
+    monkeypatch.setattr(cli, "_info", fail)  # the parser binds `dcgan info` to cli._info when main() builds it
+    monkeypatch.delenv("DCGAN_TRACEBACK", raising=False)
+    assert cli.main(["info"]) == code
+    captured = capsys.readouterr()
+    assert captured.err == line and captured.out == ""

@@ -132,8 +132,7 @@ def test_arithmetic_success_is_counted_on_the_generated_result():
     by_hand = ((results[:, 0] > 0) & (results[:, 1] < 0)).float().mean().item()
     assert res.trials == 200 and res.success.shape == (200,)
     assert abs(res.rate - by_hand) < 1e-6 and abs(res.per_attribute["smiling"] - (results[:, 0] > 0).float().mean().item()) < 1e-6
-    lo, hi = res.interval
-    assert lo < res.rate < hi
+    assert res.interval == wilson_interval(int(res.success.sum()), 200)
 
 
 def test_arithmetic_takes_a_combine_of_its_own():

@@ -280,3 +280,17 @@ def test_box_regressor_finds_glasses_on_new_faces():
     assert box_iou(pred, test.boxes["glasses"]).diag().mean() > 0.8
     with pytest.raises(DCGANError, match="one .* box per image"):
         probes.fit_box_regressor(train.images, train.boxes["glasses"][:10])
+
+
+def test_few_label_accuracy_standardises_with_the_labelled_set_alone():
+    """The test set's statistics must not leak into the scaling: here the test features are shifted, so scaling
+    them by the labelled set's mean puts every test point on class 1's side (accuracy 1/2), while scaling with
+    the test set's own mean (or the two sets together) would undo the shift and score near 1."""
+    g = np.random.default_rng(0)
+    y_train, y_test = np.repeat([0, 1], 200), np.repeat([0, 1], 400)
+    x_train = np.c_[2.0 * y_train - 1 + 0.3 * g.standard_normal(400), g.standard_normal((400, 3))]
+    x_test = np.c_[2.0 * y_test - 1 + 0.3 * g.standard_normal(800) + 3.0, g.standard_normal((800, 3))]
+    acc = probes.few_label_accuracy(x_train, y_train, x_test, y_test, per_class=20, draws=3)
+    assert np.all(acc < 0.6), f"accuracy {acc}: the test set's own statistics were used to standardise it"
+    unshifted = probes.few_label_accuracy(x_train, y_train, x_test - [3.0, 0, 0, 0], y_test, per_class=20, draws=3)
+    assert np.all(unshifted > 0.95), unshifted  # the same classifier, without the shift, separates the classes
