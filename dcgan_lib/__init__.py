@@ -10,6 +10,7 @@ Foundations
     images        image sizes (powers of two, 16 to 128) and the uint8 / [-1, 1] conventions
     config        TrainConfig: a run's settings with the paper's defaults (imports no torch)
     device        which device a run uses
+    distributed   torchrun: which process this is, the process group, a sum over processes
 
 Data
     faces         the offline default: procedural cartoon faces with ground truth

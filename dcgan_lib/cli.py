@@ -67,7 +67,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=d.dataset, help="faces | digits | mnist | fashion-mnist | cifar10 | celeba | lsun | folder (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=d.image_size, help="16, 32, 64 or 128 (default: %(default)s)")
     p.add_argument("--epochs", type=_positive, default=d.epochs, help="passes over the data (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive, default=d.batch_size, help="(default: %(default)s, as in the paper)")
+    p.add_argument("--batch-size", type=_positive, default=d.batch_size, help="(default: %(default)s, as in the paper); under torchrun, the global batch, split over the processes")
     p.add_argument("--n-images", type=_positive, default=d.n_images, help="procedural faces to draw (default: %(default)s)")
     p.add_argument("--width", type=_positive, default=d.width, help="ngf = ndf (default: %(default)s)")
     p.add_argument("--nz", type=_positive, default=d.nz, help="latent size (default: %(default)s)")
@@ -93,15 +93,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, choices=[1, 3], default=None, help="convert images to 1 or 3 channels")
     p.add_argument("--eval-every", type=_non_negative, default=d.eval_every, help="epochs between evaluations recorded in the history (0: never)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fast = p.add_argument_group("speed", "how the step is computed, not what (docs/performance.md); with torchrun "
+                                "--nproc_per_node=N -m dcgan_lib train, --batch-size is the global batch")
+    fast.add_argument("--compile", action="store_true", help="torch.compile G and D (eager again, with one warning line, if it cannot)")
+    fast.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                      help="channels-last memory format (default: on CUDA only)")
+    fast.add_argument("--fused-adam", action="store_true", help="Adam's fused CUDA kernel")
+    fast.add_argument("--cuda-graphs", action="store_true", help="capture the whole step once as a CUDA graph and replay it (one GPU)")
+    fast.add_argument("--sync-bn", action="store_true", help="with torchrun on GPUs: BatchNorm statistics over the global batch")
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .distributed import world_from_env
     from .train import train
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}, progress=not args.no_progress)
     state = train(cfg, resume=args.resume)
+    if not world_from_env().is_main:  # under torchrun, process 0 reports
+        return
     last = next((r for r in reversed(state.history) if "loss_D" in r), {})  # evaluation records carry no losses
     print(f"trained {state.step} steps in {state.elapsed_s:.0f} s; checkpoint: {Path(cfg.out) / 'checkpoint.pt'}")
     if state.last_grid is not None:

@@ -26,7 +26,7 @@ class TrainConfig:
     n_images: int = 20_000  # procedural faces only; real datasets use all their images
     nz: int = 100
     width: int = 32  # ngf = ndf; 32 is CPU-sized (~1,000 images/s on 2 cores at 32x32), the tutorial's 64 suits GPUs
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: with torchrun, each of N processes takes batch_size / N of it
     lr: float = 2e-4
     lr_D: float | None = None  # None: D uses `lr` too (notebook 03 raises it to show D winning)
     beta1: float = 0.5
@@ -47,6 +47,12 @@ class TrainConfig:
     init_from: str | None = None  # start from this checkpoint's G and D weights (fine-tuning); Adam starts afresh
     r1: float = 0.0  # R1 penalty weight gamma on |grad D(real)|^2 (0: off, the paper's loss; notebook 01's remedy)
     feature_matching: float = 0.0  # weight of |mean f(real) - mean f(fake)|^2 in G's loss, f = D's last hidden layer (0: off)
+    # Speed (docs/performance.md). Off, a run is the paper's eager fp32 step; each only changes how it is computed.
+    compile: bool = False  # torch.compile G and D (eager again, with one warning line, where it cannot)
+    channels_last: bool | None = None  # images as (B, S, S, C) in memory; None: on CUDA only
+    fused_adam: bool = False  # Adam's fused CUDA kernel (a CPU keeps the foreach kernel, the default there too)
+    cuda_graphs: bool = False  # the whole step captured once as a CUDA graph and replayed (CUDA, one process)
+    sync_bn: bool = False  # with torchrun on GPUs: BatchNorm statistics over the global batch, not each process's share
 
     def check(self) -> None:
         """Raise a one-line DCGANError for a setting no run can use (train() calls it before any work)."""
@@ -68,6 +74,8 @@ class TrainConfig:
                 raise DCGANError(f"--{k.replace('_', '-')} is a loss weight and must be between 0 and {FLOAT32_MAX:.1e}, got {getattr(self, k)}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise DCGANError(f"unknown precision {self.precision!r}: use fp32, bf16 or fp16")
+        if self.cuda_graphs and self.precision == "fp16":
+            raise DCGANError("--cuda-graphs cannot replay fp16's loss scaling (it reads the GPU every step): use --precision bf16 or fp32")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":

@@ -60,22 +60,30 @@ class ImageData:
     def steps_per_epoch(self, batch_size: int) -> int:
         return len(self) // batch_size  # the last, smaller batch is dropped: BatchNorm dislikes tiny batches
 
-    def batches(self, batch_size: int, epoch: int, seed: int, device: torch.device | str, skip: int = 0) -> Iterator[torch.Tensor]:
+    def batches(self, batch_size: int, epoch: int, seed: int, device: torch.device | str, skip: int = 0,
+                rank: int = 0, world_size: int = 1) -> Iterator[torch.Tensor]:
         """The batches of one epoch as float images in [-1, 1] on `device`, (B, C, S, S).
 
         The order is a function of (seed, epoch) alone, so a resumed run sees the same batches;
-        `skip` drops the first batches of the epoch (those done before the interruption).
+        `skip` drops the first batches of the epoch (those done before the interruption). With `world_size`
+        processes, `batch_size` is the global batch and process `rank` gets its slice of each one,
+        (B / world_size, C, S, S): together the processes see exactly the batches one process would.
         """
+        if batch_size % world_size:
+            raise DatasetError(f"a batch of {batch_size} does not split evenly over {world_size} processes: "
+                               f"use a --batch-size that is a multiple of {world_size}")
+        per_rank = batch_size // world_size
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
         n = self.steps_per_epoch(batch_size)
+        # (steps, B) -> this process's columns of the steps still to do, (steps - skip, B / world_size)
+        order = order[: n * batch_size].view(n, batch_size)[skip:, rank * per_rank : (rank + 1) * per_rank]
         if self.images is not None:
             order = order.to(self.images.device)
-            for i in range(skip, n):
-                yield to_model_range(self.images[order[i * batch_size : (i + 1) * batch_size]]).to(device, non_blocking=True)
+            for index in order:
+                yield to_model_range(self.images[index]).to(device, non_blocking=True)
             return
-        sampler = order[skip * batch_size : n * batch_size].tolist()
         loader = DataLoader(
-            self.dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,  # type: ignore[arg-type]
+            self.dataset, batch_size=per_rank, sampler=order.flatten().tolist(), num_workers=self.num_workers,  # type: ignore[arg-type]
             pin_memory=torch.device(device).type == "cuda", drop_last=True, persistent_workers=False,
             generator=torch.Generator().manual_seed(seed * 100_003 + epoch),  # worker seeds from (seed, epoch), not the global RNG
         )

@@ -2,27 +2,32 @@
 
 `d_step` and `g_step` are the paper's alternating updates, written as notebook 03 and exercise 3 teach them;
 `train` runs them over a dataset with checkpoints, logging and evaluation.
-Speed notes: G(z) is drawn once per step for both half-steps; the losses and D's outputs are summed on the
-device and read back only every `log_every` steps (each `.item()` would stall a GPU); in-memory datasets are
-batched on the device; bf16/fp16 autocast and channels-last are used on CUDA when asked for.
+Speed notes: G(z) is drawn once per step for both half-steps; D's weights are frozen in G's half-step (their
+gradients would be thrown away); the losses and D's outputs are summed on the device and read back only every
+`log_every` steps (each `.item()` would stall a GPU); in-memory datasets are batched on the device. `TrainStep`
+applies the switches of docs/performance.md (torch.compile, channels-last, CUDA graphs, fused Adam) and, under
+torchrun, DistributedDataParallel; bf16/fp16 autocast is used on CUDA when asked for.
 Reproducibility: the data order depends on (seed, epoch) only and the noise comes from a generator whose
 state is checkpointed, so a resumed CPU run ends with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ContextManager, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .architecture import build_variant
@@ -31,6 +36,7 @@ from .checkpoint import (check_arch, check_resumable, check_same_data, load, loa
 from .config import N_RATES, TrainConfig
 from .data import ImageData, load_data
 from .device import check_memory, human_bytes, pick_device
+from .distributed import World, joined, rank_device, sum_over_processes, world_from_env
 from .errors import DCGANError, Interrupted, TrainingDiverged
 from .evaluate import check_evaluable, evaluate_generator
 from .latent import sample_z
@@ -82,9 +88,11 @@ def g_step(G: torch.nn.Module, D: torch.nn.Module, opt_G: torch.optim.Optimizer,
     """(2) Update G: one Adam step on the non-saturating loss BCE(D(G(z)), 1) = -log D(G(z)). The gradient flows
     through D into G (no detach), and only G's optimiser steps. Returns G's loss.
 
+    D is `frozen` meanwhile: the gradient still passes through D to G, but D's own weight gradients, which D's
+    next zero_grad would throw away, are never computed (8% of a step's work; G's update is the same to the bit).
     `fake`: G(z) when the caller drew it already; `feature_matching` adds that weight times `feature_mismatch`
     (it needs the `real` batch); `autocast`, `scaler`: mixed precision on a GPU."""
-    with autocast():
+    with autocast(), frozen(D):
         fake = G(z) if fake is None else fake
         logits = D(fake)
         loss = F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits, dtype=torch.float))
@@ -103,6 +111,20 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.Grad
     else:  # fp16: scale the loss so small gradients survive, unscale before the step
         scaler.scale(loss).backward()
         scaler.step(opt)
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, `model`'s weights are constants to autograd: what passes through it is still
+    differentiated, its own weight gradients are not. Afterwards they train again."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def feature_mismatch(D: Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -147,9 +169,9 @@ def build_models(cfg: TrainConfig, channels: int) -> tuple[Generator, Discrimina
         return Generator(cfg.image_size, channels, cfg.nz, cfg.width), Discriminator(cfg.image_size, channels, cfg.width)
 
 
-def mixed_precision(device: torch.device, precision: str) -> tuple[Autocast, torch.amp.GradScaler | None]:
+def mixed_precision(device: torch.device, precision: str, graphs: bool = False) -> tuple[Autocast, torch.amp.GradScaler | None]:
     """The autocast context and the loss scaler for `precision` (fp32 | bf16 | fp16): autocast on CUDA only,
-    the scaler for fp16 only."""
+    the scaler for fp16 only. `graphs`: no cast cache, which a replayed CUDA graph must not keep."""
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]  # checked by TrainConfig.check()
     if dtype is None:
         return nullcontext, None
@@ -160,7 +182,168 @@ def mixed_precision(device: torch.device, precision: str) -> tuple[Autocast, tor
     if dtype == torch.float16:
         # torch < 2.3 (pyproject allows 2.2) has only the CUDA one, deprecated from 2.4 on
         scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
-    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+    return (lambda: torch.autocast("cuda", dtype=dtype, cache_enabled=not graphs)), scaler
+
+
+# ------------------------------------------------------------------------------------ the step, made fast
+
+
+def uses_channels_last(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether a run keeps images and weights channels-last: `cfg.channels_last`, or by default on CUDA only."""
+    return device.type == "cuda" if cfg.channels_last is None else cfg.channels_last
+
+
+def place(G: nn.Module, D: nn.Module, cfg: TrainConfig, device: torch.device) -> None:
+    """Move both networks to the run's device, in its memory format."""
+    G.to(device), D.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if uses_channels_last(cfg, device):
+        G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+
+
+def make_optimisers(cfg: TrainConfig, G: nn.Module, D: nn.Module, device: torch.device) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam for G and for D at the run's rates. Its foreach kernel by default (the same numbers as the for-loop
+    to the bit on a CPU, and torch's own default on CUDA); `fused_adam`: the fused CUDA kernel; `cuda_graphs`:
+    the capturable form, whose step counter stays on the GPU."""
+    kw: dict[str, Any] = {"foreach": True} if device.type in ("cpu", "cuda") else {}
+    if cfg.fused_adam and device.type == "cuda":
+        kw = {"fused": True}
+    elif cfg.fused_adam:
+        warnings.warn(f"--fused-adam applies on CUDA only; Adam keeps its foreach kernel on {device}", stacklevel=2)
+    if cfg.cuda_graphs and device.type == "cuda":
+        kw["capturable"] = True
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kw)
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr if cfg.lr_D is None else cfg.lr_D, betas=(cfg.beta1, cfg.beta2), **kw)
+    return opt_G, opt_D
+
+
+class TrainStep:
+    """One step of a run, as `train()` takes it for every batch: draw z, G(z) once, `d_step`, `g_step`. Returns
+    (loss_D, loss_G, D(x), D(G(z)), 1) on the device for the run to add up; nothing is read back to the host
+    (a returned tensor holds until the next step). With `world.size` processes each takes its slice of the
+    global z and `real` is its slice of the global batch.
+
+    The run's speed switches live here, and none changes what is computed:
+    - `compile`: G and D through torch.compile. If compiling fails, the first step is undone (weights, Adam,
+      noise) and taken again eagerly, with one warning line. D's half-step stays eager with R1, whose
+      gradient penalty torch.compile cannot differentiate twice.
+    - channels-last images (`uses_channels_last`).
+    - `cuda_graphs`: after three eager warm-up steps the whole step (noise included) is captured once as a
+      CUDA graph, then replayed with each new batch copied in: one launch instead of hundreds.
+    - several processes: DistributedDataParallel averages the gradients. BatchNorm buffers are not broadcast
+      (D runs twice, real then fake, before its backward; DDP's broadcast between them breaks that backward,
+      pytorch/pytorch#175024): each process keeps its own running statistics and process 0's are saved.
+      `sync_bn` (GPUs) normalises over the global batch instead.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                 noise: torch.Generator, cfg: TrainConfig, device: torch.device, world: World = World()):
+        self.G, self.D, self.opt_G, self.opt_D, self.noise = G, D, opt_G, opt_D, noise
+        self.cfg, self.device, self.world = cfg, device, world
+        self.channels_last = uses_channels_last(cfg, device)
+        self.graphs = cfg.cuda_graphs and device.type == "cuda" and world.size == 1
+        if cfg.cuda_graphs and not self.graphs:
+            why = "one process" if device.type == "cuda" else "CUDA"
+            warnings.warn(f"--cuda-graphs applies to {why} only; the step runs without", stacklevel=2)
+        self.autocast, self.scaler = mixed_precision(device, cfg.precision, graphs=self.graphs)
+        self.one = torch.ones((), device=device)
+        if cfg.sync_bn and world.size > 1:
+            if device.type != "cuda":
+                raise DCGANError("--sync-bn needs GPUs (torch's SyncBatchNorm runs on CUDA only): leave it out on CPUs")
+            nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)  # same weights, in place
+        if world.size > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            G_run: nn.Module = DistributedDataParallel(G, device_ids=ids, broadcast_buffers=False)
+            D_run: nn.Module = DistributedDataParallel(D, device_ids=ids, broadcast_buffers=False)
+        else:
+            G_run, D_run = G, D
+        # what the step calls: G, D in D's half-step, and D in G's half-step, where D's weights are constants
+        # with nothing to share between processes (so the plain module, never DDP's)
+        self.eager = (G_run, D_run, D)
+        self.nets = self.eager
+        self.first_compiled = False
+        if cfg.compile:
+            self.nets = (torch.compile(G_run), D_run if cfg.r1 else torch.compile(D_run), torch.compile(D))
+            self.first_compiled = True
+            if cfg.r1:
+                warnings.warn("--compile: D's half-step stays eager with --r1 (torch.compile cannot differentiate "
+                              "its gradient penalty twice); G and G's half-step are compiled", stacklevel=2)
+        self.warm, self.graph, self.static_real, self.static_out = 0, None, None, None
+
+    def __call__(self, real: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        if self.graphs:
+            return self._graphed(real)
+        return self._try_compiled(real) if self.first_compiled else self._step(real)
+
+    def _step(self, real: torch.Tensor) -> torch.Tensor:
+        G, D, D_in_G_step = self.nets
+        b = len(real)
+        # every process draws the global z and takes its slice: together they use one process's noise
+        z = sample_z(b * self.world.size, self.cfg.nz, device=self.device, generator=self.noise)
+        z = z[self.world.rank * b : (self.world.rank + 1) * b]
+        with self.autocast():
+            fake = G(z)  # drawn once: D's half-step sees it detached, G's through D
+        d = d_step(G, D, self.opt_D, real, z, fake=fake, r1=self.cfg.r1, autocast=self.autocast, scaler=self.scaler)
+        loss_G = g_step(G, D_in_G_step, self.opt_G, z, fake=fake, real=real, feature_matching=self.cfg.feature_matching,
+                        autocast=self.autocast, scaler=self.scaler)
+        if self.scaler is not None:
+            self.scaler.update()
+        with torch.no_grad():
+            return torch.stack([d.loss, loss_G, torch.sigmoid(d.real_logits.float()).mean(),
+                                torch.sigmoid(d.fake_logits.float()).mean(), self.one])
+
+    def _try_compiled(self, real: torch.Tensor) -> torch.Tensor:
+        """The first step with compiled networks (compiling happens here): if it fails, undo it and go eager."""
+        self.first_compiled = False
+        saved = copy.deepcopy([self.G.state_dict(), self.D.state_dict(), self.opt_G.state_dict(), self.opt_D.state_dict(),
+                               self.scaler.state_dict() if self.scaler is not None else {}])
+        noise = self.noise.get_state()
+        try:
+            return self._step(real)
+        except Exception as e:  # whatever stops compiling (no C++ compiler, an unsupported op): run eagerly
+            self.G.load_state_dict(saved[0]), self.D.load_state_dict(saved[1])
+            self.opt_G.load_state_dict(saved[2]), self.opt_D.load_state_dict(saved[3])
+            if self.scaler is not None:
+                self.scaler.load_state_dict(saved[4])
+            self.noise.set_state(noise)
+            self.nets = self.eager
+            warnings.warn(f"--compile: running eagerly, torch.compile failed: {_first_line(e)}", stacklevel=3)
+            return self._step(real)
+
+    def _graphed(self, real: torch.Tensor) -> torch.Tensor:
+        if self.graph is None and self.warm < 3:
+            # eager steps first, on a side stream (torch.cuda.graph's rule): cuDNN's autotuning, Adam's state
+            # and any compiling happen before the capture
+            self.warm += 1
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                out = self._try_compiled(real) if self.first_compiled else self._step(real)
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            return out
+        if self.graph is None:
+            try:
+                self.static_real = real.clone()
+                graph = torch.cuda.CUDAGraph()
+                graph.register_generator_state(self.noise)  # the noise is drawn inside: each replay advances it
+                with torch.cuda.graph(graph):  # records the step without running it
+                    self.static_out = self._step(self.static_real)
+                self.graph = graph
+            except Exception as e:
+                self.graphs, self.static_real, self.static_out = False, None, None
+                warnings.warn(f"--cuda-graphs: running without, capturing the step failed: {_first_line(e)}", stacklevel=3)
+                return self._step(real)
+        self.static_real.copy_(real)
+        self.graph.replay()
+        return self.static_out
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def memory_needed(cfg: TrainConfig, channels: int) -> dict[str, int]:
@@ -202,13 +385,18 @@ def train(
     be finite, so no checkpoint ever holds a NaN: a run that diverges stops with `TrainingDiverged`, keeping the
     last good one. Ctrl-C raises `Interrupted` (a KeyboardInterrupt) saying which checkpoint is kept.
     An in-memory `data` is moved to the training device in place (on a GPU, `data.images` stays there afterwards).
+    Under torchrun every process trains its share of each batch and process 0 holds the lock, writes the files
+    and runs the callbacks (docs/performance.md).
     """
     cfg.check()
-    with locked_run_folder(cfg.out) as out:
-        for folder in (out, out / "samples"):
-            remove_stale_temporaries(folder)
+    world = world_from_env()
+    device = rank_device(world, pick_device(cfg.device))
+    with joined(world, device), (locked_run_folder(cfg.out) if world.is_main else nullcontext(Path(cfg.out))) as out:
+        if world.is_main:
+            for folder in (out, out / "samples"):
+                remove_stale_temporaries(folder)
         try:
-            return _run(cfg, out, resume, callbacks, data)
+            return _run(cfg, out, resume, callbacks, data, world, device)
         except KeyboardInterrupt as e:
             if isinstance(e, Interrupted):
                 raise
@@ -220,8 +408,8 @@ def train(
 
 
 def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list[Callback] | tuple[Callback, ...],
-         data: ImageData | None) -> TrainState:
-    """`train` in its locked run folder."""
+         data: ImageData | None, world: World, device: torch.device) -> TrainState:
+    """`train` in its locked run folder, as one of `world`'s processes."""
     ckpt_path = out / "checkpoint.pt"
     ckpt, src = None, ckpt_path
     if resume:
@@ -231,7 +419,6 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
     elif ckpt_path.exists():
         raise DCGANError(f"{ckpt_path} already exists: pass --resume to continue it, or choose a new --out folder")
 
-    device = pick_device(cfg.device)
     check_run_fits(cfg, ckpt["arch"]["channels"] if ckpt else cfg.channels or 3, device)
     if cfg.eval_every:
         check_evaluable(cfg.dataset)  # fail now, not at the first evaluation an epoch later
@@ -248,12 +435,8 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         check_same_data(ckpt, len(data), cfg, src)
 
     G, D = build_models(cfg, data.channels)
-    G.to(device), D.to(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr if cfg.lr_D is None else cfg.lr_D, betas=(cfg.beta1, cfg.beta2))
+    place(G, D, cfg, device)
+    opt_G, opt_D = make_optimisers(cfg, G, D, device)
     noise = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     fixed_z = sample_z(64, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     state = TrainState(cfg, G, D, fixed_z=fixed_z, out=out)
@@ -267,15 +450,14 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         if "D" in init:  # a tutorial's netG.pth brings G alone: D then starts from its initialisation
             load_weights(D, init, "D")
 
-    autocast, scaler = mixed_precision(device, cfg.precision)
-    if cfg.r1 and scaler is not None:
+    if cfg.r1 and cfg.precision == "fp16" and device.type == "cuda":
         raise DCGANError("--r1 differentiates D's gradient, which fp16 loss scaling does not cover: use --precision bf16 or fp32")
+    step = TrainStep(G, D, opt_G, opt_D, noise, cfg, device, world)
     steps_per_epoch = data.steps_per_epoch(cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
 
     # running sums on the device: loss_D, loss_G, D(x), D(G(z)), count
     sums = torch.zeros(5, device=device)
-    one = torch.ones((), device=device)
     t_start = time.perf_counter() - state.elapsed_s
     last_saved = ckpt["step"] if ckpt is not None else None  # every checkpoint written or resumed from is finite
     fix = "lower --lr" + (" or use --precision fp32" if cfg.precision != "fp32" else "")
@@ -285,6 +467,7 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
             f"the last good checkpoint (step {last_saved}) is kept in {ckpt_path}"
 
     def flush() -> None:
+        sum_over_processes(sums, world)  # the history holds the means over every process's share
         if sums[4].item() == 0:
             return
         s = (sums[:4] / sums[4]).tolist()
@@ -301,7 +484,7 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         emit("log")
 
     def emit(event: str) -> None:
-        for cb in callbacks:
+        for cb in callbacks if world.is_main else ():
             cb(event, state)
 
     def check_finite(parts: dict[str, Any] | None = None) -> None:
@@ -317,7 +500,11 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         nonlocal last_saved
         flush()  # never checkpoint weights that produced a NaN we have not looked at yet
         state.elapsed_s = time.perf_counter() - t_start
-        meta = {"device": str(device), "torch": str(torch.__version__), "dataset_size": len(data)}
+        if not world.is_main:  # the weights are the same in every process: each checks, process 0 writes
+            check_finite()
+            last_saved = state.step
+            return
+        meta = {"device": str(device), "torch": str(torch.__version__), "dataset_size": len(data), "processes": world.size}
         ckpt = run_checkpoint(cfg, G, D, opt_G, opt_D, noise, fixed_z, state.step, state.step // steps_per_epoch,
                               state.history, state.elapsed_s, meta)
         check_finite(ckpt)
@@ -326,7 +513,7 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         emit("checkpoint")
 
     bar = None
-    if cfg.progress:
+    if cfg.progress and world.is_main:
         # in a log file (not a terminal) redraw rarely, or the log fills with one line per step
         bar = tqdm(total=total, initial=state.step, desc=f"{cfg.dataset} {cfg.image_size}px", unit="step", dynamic_ncols=True,
                    mininterval=0.1 if sys.stderr.isatty() else 30.0)
@@ -334,20 +521,8 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         for epoch in range(state.step // steps_per_epoch, cfg.epochs):
             state.epoch = epoch
             skip = state.step - epoch * steps_per_epoch
-            for real in data.batches(cfg.batch_size, epoch, cfg.seed, device, skip=skip):
-                if device.type == "cuda":
-                    real = real.contiguous(memory_format=torch.channels_last)
-                z = sample_z(cfg.batch_size, cfg.nz, device=device, generator=noise)
-                with autocast():
-                    fake = G(z)  # drawn once: D's half-step sees it detached, G's through D
-                d = d_step(G, D, opt_D, real, z, fake=fake, r1=cfg.r1, autocast=autocast, scaler=scaler)
-                loss_G = g_step(G, D, opt_G, z, fake=fake, real=real, feature_matching=cfg.feature_matching,
-                                autocast=autocast, scaler=scaler)
-                if scaler is not None:
-                    scaler.update()
-                with torch.no_grad():
-                    sums += torch.stack([d.loss, loss_G, torch.sigmoid(d.real_logits.float()).mean(),
-                                         torch.sigmoid(d.fake_logits.float()).mean(), one])
+            for real in data.batches(cfg.batch_size, epoch, cfg.seed, device, skip=skip, rank=world.rank, world_size=world.size):
+                sums += step(real)
                 state.step += 1
                 if bar is not None:
                     bar.update(1)
@@ -360,8 +535,9 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
             state.epoch = epoch + 1
             flush()
             check_finite()  # before the grid and the evaluation: NaN pictures, an eigh failure on NaN features
-            state.last_grid = save_grid(generate(G, fixed_z), out / "samples" / f"epoch_{epoch + 1:03d}.png")
-            if cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
+            if world.is_main:
+                state.last_grid = save_grid(generate(G, fixed_z), out / "samples" / f"epoch_{epoch + 1:03d}.png")
+            if cfg.eval_every and (epoch + 1) % cfg.eval_every == 0 and world.is_main:
                 t_eval = time.perf_counter()
                 _record_evaluation(state, data)
                 t_start += time.perf_counter() - t_eval  # time_s counts training only, not evaluating

@@ -61,3 +61,28 @@ def test_background_palette_drops_the_evaluations_cached_real_faces(tie):
         studio = cached(32, 3, 8, 0, "faces")
         assert studio is not default
     assert cached(32, 3, 8, 0, "faces") is not studio
+
+
+def test_the_throughput_reference_is_pytorch_examples_dcgan_at_every_size():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        throughput = importlib.import_module("throughput")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    from dcgan_lib.models import Discriminator, Generator, count_parameters
+
+    for size in (16, 32, 64):
+        netG, netD = throughput.reference_nets(size, 100, 16, 16)
+        assert netG(torch.randn(2, 100, 1, 1)).shape == (2, 3, size, size)
+        assert netD(torch.randn(2, 3, size, size)).shape == (2, 1, 1, 1)
+        assert count_parameters(netG) == count_parameters(Generator(size, 3, 100, 16))
+        assert count_parameters(netD) == count_parameters(Discriminator(size, 3, 16))
+
+
+def test_the_throughput_benchmark_runs_both_loops(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "throughput.py"), "--sizes", "16", "--widths", "8", "--batch-size", "16",
+                          "--steps", "1", "--rounds", "2", "--warmup", "1", "--device", "cpu"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "course (default)" in out and "| reference |" in out and "GFLOP/s" in out

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,3 +273,129 @@ def test_train_checks_its_config_before_any_work(tiny_config, tiny_data, change,
     with pytest.raises(DCGANError, match=words):
         train(replace(tiny_config, **change), data=tiny_data)
     assert not Path(tiny_config.out).exists()
+
+
+# ------------------------------------------------------------------------------------------------- speed
+
+
+def _tiny_nets(seed: int = 0):
+    from dcgan_lib.train import build_models
+
+    return build_models(TrainConfig(image_size=16, width=8, nz=8, seed=seed), 3)
+
+
+def test_G_step_with_D_frozen_is_the_same_update_to_the_bit_and_skips_D_gradients():
+    import copy
+
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dcgan_lib.train import g_step
+
+    G, D = _tiny_nets()
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    opt, opt2 = (torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999)) for g in (G, G2))
+    for i in range(3):
+        z = torch.randn(16, 8, 1, 1, generator=torch.Generator().manual_seed(i))
+        with FlopCounterMode(display=False) as frozen:
+            g_step(G, D, opt, z)
+        with FlopCounterMode(display=False) as trainable:  # the same step with D's weights trainable: as before
+            logits = D2(G2(z))
+            loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+            opt2.zero_grad(set_to_none=True)
+            loss.backward()
+            opt2.step()
+    assert all(torch.equal(a, b) for a, b in zip(G.state_dict().values(), G2.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(D.state_dict().values(), D2.state_dict().values()))  # BN statistics too
+    assert all(p.grad is None for p in D.parameters()), "G's step computed gradients for D"
+    assert all(p.requires_grad for p in D.parameters()), "D must train again after G's step"
+    assert frozen.get_total_flops() < 0.95 * trainable.get_total_flops()
+
+
+def _step_and_nets(cfg: TrainConfig, foreach: bool | None = None):
+    from dcgan_lib.train import TrainStep, make_optimisers
+
+    G, D = _tiny_nets()
+    if foreach is None:
+        opt_G, opt_D = make_optimisers(cfg, G, D, torch.device("cpu"))
+    else:
+        opt_G, opt_D = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=foreach) for m in (G, D))
+    return TrainStep(G, D, opt_G, opt_D, torch.Generator().manual_seed(1), cfg, torch.device("cpu")), G, D
+
+
+def test_the_default_adam_kernel_gives_the_for_loops_numbers_to_the_bit():
+    cfg = TrainConfig(image_size=16, width=8, nz=8, batch_size=16)
+    (default, *nets), (loop, *loop_nets) = _step_and_nets(cfg), _step_and_nets(cfg, foreach=False)
+    assert default.opt_G.defaults["foreach"] is True
+    for i in range(3):
+        real = torch.rand(16, 3, 16, 16, generator=torch.Generator().manual_seed(i)) * 2 - 1
+        assert torch.equal(default(real), loop(real))
+    for a, b in zip(nets, loop_nets):
+        assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_a_step_reads_nothing_back_from_the_device():
+    """A step must queue work, never wait for it: any .item(), bool(tensor), .tolist() or float(tensor) goes through
+    aten._local_scalar_dense. The only such reads allowed are Adam's step counters, which torch keeps on the CPU."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    step, _, _ = _step_and_nets(TrainConfig(image_size=16, width=8, nz=8, batch_size=16, r1=1.0, feature_matching=1.0))
+    real = torch.rand(16, 3, 16, 16) * 2 - 1
+    step(real)  # Adam creates its state at its first step
+    counters = {id(s["step"]) for opt in (step.opt_G, step.opt_D) for s in opt.state.values()}
+
+    class Reads(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.found: list[tuple[int, ...]] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default and id(args[0]) not in counters:
+                self.found.append(tuple(args[0].shape))
+            return func(*args, **(kwargs or {}))
+
+    with Reads() as reads:
+        step(real)
+    assert not reads.found, f"the step read {len(reads.found)} value(s) back to the host"
+
+
+def test_compile_falls_back_to_the_same_eager_run_with_one_warning(tiny_config, tiny_data, tmp_path, monkeypatch):
+    class Uncompilable(torch.nn.Module):  # what torch.compile gives where it cannot build (no C++ compiler, say)
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args, **kwargs):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nmore detail")
+
+    plain = train(tiny_config, data=tiny_data)
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Uncompilable(model))
+    with pytest.warns(UserWarning) as caught:
+        compiled = train(replace(tiny_config, out=str(tmp_path / "compiled"), compile=True), data=tiny_data)
+    messages = [str(w.message) for w in caught]
+    assert messages == ["--compile: running eagerly, torch.compile failed: InvalidCxxCompiler: No working C++ compiler found"]
+    for a, b in ((plain.G, compiled.G), (plain.D, compiled.D)):  # the failed first step was undone
+        assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile on a CPU needs a C++ compiler")
+def test_compiled_and_channels_last_runs_match_the_eager_run(tiny_config, tiny_data, tmp_path):
+    """Compiled kernels and the channels-last layout sum in other orders: the same run to float rounding."""
+    plain = train(tiny_config, data=tiny_data)
+    for change in ({"compile": True}, {"channels_last": True}):
+        fast = train(replace(tiny_config, out=str(tmp_path / next(iter(change))), **change), data=tiny_data)
+        for a, b in ((plain.G, fast.G), (plain.D, fast.D)):
+            assert all(torch.allclose(p, q, atol=1e-5) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+        assert [r["loss_D"] for r in fast.history] == pytest.approx([r["loss_D"] for r in plain.history], abs=1e-4)
+
+
+def test_the_speed_switches_are_train_flags():
+    from dcgan_lib.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--compile", "--no-channels-last", "--fused-adam", "--cuda-graphs", "--sync-bn"])
+    assert (args.compile, args.channels_last, args.fused_adam, args.cuda_graphs, args.sync_bn) == (True, False, True, True, True)
+    default = build_parser().parse_args(["train"])
+    assert (default.compile, default.channels_last, default.cuda_graphs) == (False, None, False)
+    with pytest.raises(DCGANError, match="cuda-graphs.*fp16"):
+        TrainConfig(cuda_graphs=True, precision="fp16").check()

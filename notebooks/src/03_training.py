@@ -94,6 +94,9 @@ print(inspect.getsource(g_step))
 # - **G step, non-saturating.** The fakes go through D again, *without* `detach`, labelled **1**: G minimises
 #   −log D(G(z)) instead of the minimax log(1 − D(G(z))), whose gradient vanishes exactly when D easily
 #   rejects the fakes, early in training (notebook 01).
+# - **`frozen(D)` in the G step.** The gradient must pass *through* D to reach G, but D's own weight
+#   gradients would only be thrown away by D's next `zero_grad`: with D's weights marked as constants, autograd
+#   skips them, and G's update is the same to the last bit.
 # - **Each half-step steps its own optimiser:** `zero_grad`, `backward`, `step`, in `_step`. Gradients add
 #   up across backward passes, so each step starts from zero.
 # - **Then the bookkeeping.** `train()` sums the losses, D(x) and D(G(z)) (the sigmoids of `d_step`'s
