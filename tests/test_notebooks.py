@@ -1,5 +1,7 @@
 """Every notebook follows the course conventions and runs top to bottom in FAST mode."""
 
+import difflib
+import os
 import re
 from pathlib import Path
 
@@ -82,11 +84,35 @@ def test_sync_prose_updates_the_prose_and_keeps_the_outputs(tmp_path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_in_fast_mode(path, tmp_path):
+    """Every notebook runs top to bottom with FAST = True, and prints what its FAST run printed when the file in
+    tests/fast_outputs/ was made: most of a notebook's scientific checks need the full run's sizes, so the FAST
+    run (seeded, on the CPU) is held to its own numbers instead. After a deliberate change, remake them with
+    `DCGAN_UPDATE_FAST_OUTPUTS=1 python -m pytest tests/test_notebooks.py -k fast_mode` and read the diff."""
     papermill = pytest.importorskip("papermill")
-    papermill.execute_notebook(
+    out = papermill.execute_notebook(
         str(path), str(tmp_path / path.name), parameters={"FAST": True, "SEED": 0},
         cwd=str(path.parent), kernel_name="python3", progress_bar=False,
     )
+    printed = _sanitized(_printed_text(out, separator="\n-- cell --\n"))
+    expected = FAST_OUTPUTS / f"{path.stem}.txt"
+    if os.environ.get("DCGAN_UPDATE_FAST_OUTPUTS"):
+        expected.write_text(printed)
+    assert expected.exists(), f"no {expected.relative_to(ROOT)}: make it with DCGAN_UPDATE_FAST_OUTPUTS=1 (see the docstring)"
+    want = expected.read_text()
+    if printed != want:
+        diff = "\n".join(difflib.unified_diff(want.splitlines(), printed.splitlines(), "expected", "this run", lineterm="", n=1))
+        pytest.fail(f"{path.name} in FAST mode prints other numbers than {expected.name}:\n{diff[:3000]}", pytrace=False)
+
+
+FAST_OUTPUTS = ROOT / "tests" / "fast_outputs"
+
+
+def _sanitized(text: str) -> str:
+    """The printed text with what varies from run to run (times, versions, ...) replaced, as nbval does it."""
+    rules = re.findall(r"^regex: (.*)$\n^replace: (.*)$", (ROOT / "tools" / "nbval_sanitize.cfg").read_text(), flags=re.M)
+    for pattern, replacement in rules:
+        text = re.sub(pattern, replacement, text)
+    return text
 
 
 # -------------------------------------------------------------------------- numbers in the prose come from outputs
@@ -123,12 +149,16 @@ PROSE_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?%?")
 OUTPUT_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?%?")
 
 
-def _printed_text(nb: nbformat.NotebookNode) -> str:
+def _printed_text(nb: nbformat.NotebookNode, separator: str = "\n") -> str:
+    """Every text a notebook's code cells printed or returned (plain text; pictures left out), in order."""
     texts = []
     for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            texts.append(o.get("text", "") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain", ""))
-    return "\n".join(texts)
+        if cell.cell_type != "code":
+            continue
+        parts = [o.get("text", "") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain", "")
+                 for o in cell.get("outputs", []) if o.get("output_type") != "display_data" or "text/plain" in o.get("data", {})]
+        texts.append("".join(p if isinstance(p, str) else "".join(p) for p in parts))
+    return separator.join(texts)
 
 
 def _prose_numbers(markdown: str) -> list[str]:
