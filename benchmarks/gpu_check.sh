@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 24's GPU checks in one go, for a session lent a GPU (about 8 minutes on one GPU):
+# Issue 24's GPU checks in one go, for a session lent a GPU (about 9 minutes on one GPU):
 #   1. tests/test_gpu.py: training in fp32/bf16/fp16, resume, each speed switch (compile, fused Adam, CUDA graphs,
 #      NCHW) against the eager run, CUDA graphs resuming and falling back, a step never synchronising, two GPUs;
 #   2. benchmarks/throughput.py: the course against the pytorch/examples loop, default and fast path;
-#   3. the ablation table at 64x64 width 64.
+#   3. the ablation table at 64x64 width 64;
+#   4. what a checkpoint takes from training, written on the training thread or in the background.
 # Usage: bash benchmarks/gpu_check.sh [LOG_DIR]   (default: $OUT if set, else runs/gpu_check); needs the course's
 # dependencies and a CUDA torch in the current Python ($PYTHON to choose another). Every step runs even if one fails.
 set -uo pipefail
@@ -32,6 +33,7 @@ step() {  # step SECONDS COMMAND...: run with a time limit, log it, remember a f
     step 100 $PY benchmarks/throughput.py --device cuda --steps 20 --rounds 5
     step 100 $PY benchmarks/throughput.py --device cuda --steps 20 --rounds 5 --compile --fused-adam --cuda-graphs
     step 120 $PY benchmarks/throughput.py --device cuda --steps 20 --rounds 5 --ablation --sizes 64 --widths 64
+    step 60 $PY benchmarks/checkpoint_write.py --device cuda --batch-size 128 --steps 20 --rounds 5
     echo "=== done, exit $status"
     exit "$status"
 } 2>&1 | tee "$LOG_DIR/gpu_check.log"

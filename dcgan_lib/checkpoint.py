@@ -6,13 +6,15 @@ unpickler reads it: `format`, `version`, `arch` (image_size, channels, nz, width
 `opt_G`, `opt_D`, `step`, `epoch`, `rng`, `fixed_z`, `history`, `elapsed_s` and `meta`. An exported one
 (`without_optimisers`) leaves out the optimisers. `load` also reads the PyTorch DCGAN tutorial's and
 pytorch/examples' `netG.pth` / `netD.pth` (state dicts with `main.N.weight` keys) as a checkpoint holding just
-those weights, so every command that takes a checkpoint takes them too.
+those weights, so every command that takes a checkpoint takes them too. `train` writes its checkpoints through a
+`CheckpointWriter`, in a background thread, so the training steps do not wait for the disk.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -292,6 +294,63 @@ def write_run(out: Path, ckpt: dict[str, Any]) -> Path:
     path = atomic_save(ckpt, out / "checkpoint.pt")
     atomic_write(out / "history.json", lambda f: f.write(json.dumps(ckpt["history"]).encode()))
     return path
+
+
+def host_copy(obj: Any) -> Any:
+    """A copy of a (nested) dict, list or tuple whose tensors are copied into host memory: a snapshot that
+    later training steps, which update the weights in place, cannot change."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: host_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(host_copy(v) for v in obj)
+    return obj
+
+
+class CheckpointWriter:
+    """Writes a run's checkpoints (`write_run`) in a background thread, so the training steps go on while the
+    file is written and fsynced: the step only waits for a copy of the weights in host memory.
+
+    One write at a time: `submit` first waits for the previous one. A write's error (a full disk, say) is raised
+    by the next `submit` or `wait`; `written` is the step of the last checkpoint that reached the disk."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: int | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, ckpt: dict[str, Any]) -> None:
+        """Start writing a snapshot of `ckpt` (its tensors copied now; the caller may go on training)."""
+        self.wait()
+        snapshot = host_copy(ckpt)
+        self._thread = threading.Thread(target=self._write, args=(snapshot,), name="dcgan-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _write(self, ckpt: dict[str, Any]) -> None:
+        try:
+            write_run(self.out, ckpt)
+            self.written = ckpt["step"]
+        except BaseException as e:  # noqa: BLE001 - handed to the training thread, which reports it
+            self._error = e
+
+    def wait(self) -> None:
+        """Block until the write in flight (if any) is on disk; raise its error if it failed."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def close(self) -> None:
+        """`wait`, keeping quiet about a failed write: for the way out of a run that is already failing (that
+        failure is the one to report; the previous checkpoint on disk is intact, `atomic_save`)."""
+        try:
+            self.wait()
+        except BaseException:  # noqa: BLE001
+            pass
 
 
 def check_run(ckpt: dict[str, Any], path: str | Path, fix: str, needs: tuple[str, ...] = tuple(RUN_KEYS)) -> None:

@@ -31,8 +31,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from .architecture import build_variant
-from .checkpoint import (check_arch, check_resumable, check_same_data, load, load_weights, locked_run_folder, nonfinite,
-                         restore_run, run_checkpoint, saved_step, write_run)
+from .checkpoint import (CheckpointWriter, check_arch, check_resumable, check_same_data, load, load_weights, locked_run_folder,
+                         nonfinite, restore_run, run_checkpoint, saved_step)
 from .config import N_RATES, TrainConfig
 from .data import ImageData, load_data
 from .device import check_memory, human_bytes, pick_device
@@ -157,7 +157,9 @@ class TrainState:
     last_grid: Path | None = None
 
 
-Callback = Callable[[str, TrainState], None]  # event: "log" | "epoch" | "checkpoint" | "end"
+# event: "log" | "epoch" | "checkpoint" (a checkpoint of this step is being written; on disk by the next one or the
+# run's end) | "end"
+Callback = Callable[[str, TrainState], None]
 
 
 def build_models(cfg: TrainConfig, channels: int) -> tuple[Generator, Discriminator]:
@@ -348,15 +350,16 @@ def _first_line(e: BaseException) -> str:
 
 def memory_needed(cfg: TrainConfig, channels: int) -> dict[str, int]:
     """Bytes a run needs, by what holds them: G and D with their gradients and Adam's two moments (16 bytes a
-    parameter), the layer outputs of a batch (G's, and D's on a real and a fake batch), and the procedural faces
-    in memory. Counted on the meta device: nothing is allocated, so an impossible --width is refused in
-    milliseconds. On a CPU it came to 1.25 times the peak memory measured at width 64, 64x64, batch 256."""
+    parameter) and the host copy a checkpoint is written from (12 more), the layer outputs of a batch (G's, and
+    D's on a real and a fake batch), and the procedural faces in memory. Counted on the meta device: nothing is
+    allocated, so an impossible --width is refused in milliseconds. On a CPU, before the checkpoint's copy was
+    counted, it came to 1.25 times the peak memory measured at width 64, 64x64, batch 256."""
     with torch.device("meta"):
         G, D = build_models(cfg, channels)
     z = torch.zeros(1, cfg.nz, 1, 1, device="meta")
     outputs = {"G": forward_numel(G, z), "D": forward_numel(D, torch.zeros(1, channels, cfg.image_size, cfg.image_size, device="meta"))}
     params = sum(p.numel() for model in (G, D) for p in model.parameters())
-    return {"models": 16 * params,
+    return {"models": (16 + 12) * params,
             "activations": 4 * cfg.batch_size * (outputs["G"] + 2 * outputs["D"]),
             "data": 4 * cfg.n_images * cfg.image_size ** 2 if cfg.dataset == "faces" else 0}  # uint8 RGB images and masks
 
@@ -462,7 +465,13 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
     last_saved = ckpt["step"] if ckpt is not None else None  # every checkpoint written or resumed from is finite
     fix = "lower --lr" + (" or use --precision fp32" if cfg.precision != "fp32" else "")
 
+    writer = CheckpointWriter(out)  # process 0's checkpoints go to disk while the next steps run
+
     def kept() -> str:
+        nonlocal last_saved
+        if world.is_main:
+            writer.close()  # say what is on disk: a write in flight finishes first
+            last_saved = writer.written if writer.written is not None else last_saved
         return "no checkpoint was written yet" if last_saved is None else \
             f"the last good checkpoint (step {last_saved}) is kept in {ckpt_path}"
 
@@ -508,8 +517,7 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
         ckpt = run_checkpoint(cfg, G, D, opt_G, opt_D, noise, fixed_z, state.step, state.step // steps_per_epoch,
                               state.history, state.elapsed_s, meta)
         check_finite(ckpt)
-        write_run(out, ckpt)
-        last_saved = state.step
+        writer.submit(ckpt)  # raises the previous write's error, if it failed; `kept` reads what reached the disk
         emit("checkpoint")
 
     bar = None
@@ -543,7 +551,9 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
                 t_start += time.perf_counter() - t_eval  # time_s counts training only, not evaluating
             save()
             emit("epoch")
+        writer.wait()  # the last checkpoint is on disk before the run returns
     finally:
+        writer.close()  # leaving on an error: a write in flight still completes (or leaves the previous file)
         if bar is not None:
             bar.close()
     state.elapsed_s = time.perf_counter() - t_start

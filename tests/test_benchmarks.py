@@ -86,3 +86,14 @@ def test_the_throughput_benchmark_runs_both_loops(tmp_path):
                           "--steps", "1", "--rounds", "2", "--warmup", "1", "--device", "cpu"],
                          capture_output=True, text=True, check=True).stdout
     assert "course (default)" in out and "| reference |" in out and "GFLOP/s" in out
+
+
+def test_the_checkpoint_benchmark_times_three_ways_and_leaves_no_files(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "checkpoint_write.py"), "--size", "16", "--width", "8", "--batch-size", "16",
+                          "--steps", "1", "--rounds", "2", "--device", "cpu", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [line.split()[0] for line in out.splitlines()[2:5]]
+    assert rows == ["no", "written,", "written"] and "holds the training thread" in out
+    assert list(tmp_path.iterdir()) == []

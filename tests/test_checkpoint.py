@@ -1,5 +1,7 @@
 """Checkpoints are written atomically and read safely, with errors that name the problem."""
 
+import threading
+
 import pytest
 import torch
 
@@ -126,3 +128,38 @@ def test_every_command_that_takes_a_checkpoint_takes_netG_pth(tmp_path, capsys):
                  "--resume", "--out", str(tmp_path), "--no-progress"]) == 2  # tmp_path holds no checkpoint.pt
     capsys.readouterr()
 
+
+
+def _held_write(monkeypatch) -> threading.Event:
+    """Make every write_run wait until the returned event is set (at most 10 s): a slow disk."""
+    go, real = threading.Event(), checkpoint.write_run
+    monkeypatch.setattr(checkpoint, "write_run", lambda out, ckpt: (go.wait(10), real(out, ckpt))[1])
+    return go
+
+
+def test_a_background_write_saves_the_values_it_was_given_not_later_ones(tmp_path, monkeypatch):
+    go = _held_write(monkeypatch)
+    writer, x, history = checkpoint.CheckpointWriter(tmp_path), torch.ones(3), [{"step": 1}]
+    writer.submit({"step": 1, "x": x, "history": history})
+    x.add_(1)  # training goes on, in place, while the file is being written
+    history.append({"step": 2})
+    assert writer.written is None  # not on disk yet
+    go.set()
+    writer.wait()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert torch.equal(saved["x"], torch.ones(3)) and saved["history"] == [{"step": 1}] and writer.written == 1
+
+
+def test_a_failed_background_write_is_raised_once_by_wait_and_never_by_close(tmp_path, monkeypatch):
+    def fail(out, ckpt):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "write_run", fail)
+    writer = checkpoint.CheckpointWriter(tmp_path)
+    writer.submit({"step": 1, "history": []})
+    with pytest.raises(OSError, match="No space"):
+        writer.wait()
+    writer.wait()  # reported once
+    writer.submit({"step": 2, "history": []})
+    writer.close()  # a run that is already failing reports its own error, not this one
+    assert writer.written is None

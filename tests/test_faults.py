@@ -188,6 +188,22 @@ def test_ctrl_c_during_a_save_keeps_the_previous_checkpoint(tiny_config, tiny_da
     assert checkpoint.load(tiny_config.out)["step"] == 4
 
 
+def test_a_full_disk_during_a_background_write_stops_the_run_in_one_line_and_keeps_the_previous_checkpoint(
+        tiny_config, tiny_data, monkeypatch):
+    real_save, saves = torch.save, []
+
+    def save(obj, f):
+        saves.append(obj["step"])  # step 4's checkpoint goes through; step 6's finds the disk full mid-write
+        real_save(obj, _Disk(f, 1000, OSError(errno.ENOSPC, "No space left on device")) if len(saves) == 2 else f)
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(DCGANError, match=r"^cannot write .*checkpoint.pt: no space left on device"):
+        train(tiny_config, data=tiny_data)  # the write runs in CheckpointWriter's thread: its error reaches train()
+    monkeypatch.undo()
+    assert saves[:2] == [4, 6] and checkpoint.load(tiny_config.out)["step"] == 4
+    assert sorted(p.name for p in Path(tiny_config.out).iterdir()) == ["checkpoint.pt", "history.json", "samples"]
+
+
 def test_ctrl_c_before_the_first_checkpoint_promises_none(tiny_config, tiny_data):
     def stop(event, state):
         if event == "log":

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -70,6 +71,26 @@ def test_in_process_resume_matches_an_uninterrupted_run(tiny_config, tiny_data, 
     resumed = train(replace(short, epochs=2), resume=True, data=tiny_data)
     assert all(torch.equal(p, q) for p, q in zip(full.G.state_dict().values(), resumed.G.state_dict().values()))
     assert all(torch.equal(p, q) for p, q in zip(full.D.state_dict().values(), resumed.D.state_dict().values()))
+
+
+def test_training_goes_on_while_a_checkpoint_is_written_and_returns_when_it_is_on_disk(tiny_config, tiny_data, monkeypatch):
+    go, written, seen = threading.Event(), [], {}
+    real = checkpoint.write_run
+
+    def slow_disk(out, ckpt):  # every write waits for `go` (at most 5 s), as on a slow disk
+        go.wait(5)
+        real(out, ckpt)
+        written.append(ckpt["step"])
+
+    def watch(event, state):
+        if event == "log" and state.step == 5:  # one step after the checkpoint of step 4 was handed over
+            seen["on disk at step 5"] = list(written)
+            go.set()
+
+    monkeypatch.setattr(checkpoint, "write_run", slow_disk)
+    state = train(replace(tiny_config, log_every=1), data=tiny_data, callbacks=[watch])
+    assert seen == {"on disk at step 5": []}  # the step did not wait for the disk
+    assert written == [4, 6, 8, 12] and checkpoint.load(tiny_config.out)["step"] == state.step == 12
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tiny_config, tiny_data):
