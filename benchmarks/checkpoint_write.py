@@ -74,9 +74,6 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix=".checkpoint_write.", dir=args.dir))
     writer = CheckpointWriter(out)
 
-    def none() -> None:
-        steps()
-
     def on_the_training_thread() -> None:
         write_run(out, ckpt())
         steps()
@@ -86,7 +83,7 @@ def main() -> None:
         steps()
         writer.wait()
 
-    ways = {"no checkpoint": none, "written, then the steps": on_the_training_thread,
+    ways = {"no checkpoint": steps, "written, then the steps": on_the_training_thread,
             "written in the background": in_the_background}
     blocked = []  # how long submit holds the training thread: the copy into host memory
     try:

@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .data import reads_data_root
 from .errors import CheckpointError, DCGANError
 from .models import Discriminator, Generator
-from .torch_files import atomic_save, atomic_write, safe_load
+from .torch_files import atomic_save, atomic_write, map_tensors, safe_load, tensors
 
 try:
     import fcntl
@@ -136,27 +136,16 @@ def nonfinite(ckpt: dict[str, Any]) -> list[str]:
                 groups.setdefault(f"{net}'s {'BatchNorm statistics' if stats else 'weights'}", []).append(v)
         opt = ckpt.get(f"opt_{net}")
         if isinstance(opt, dict):
-            groups[f"{net}'s Adam state"] = [v for v in _tensors(opt.get("state")) if v.is_floating_point()]
+            groups[f"{net}'s Adam state"] = [v for v in tensors(opt.get("state")) if v.is_floating_point()]
     flags: dict[torch.device, list[tuple[str, torch.Tensor]]] = {}
-    for what, tensors in groups.items():
-        for t in tensors:
+    for what, group in groups.items():
+        for t in group:
             flags.setdefault(t.device, []).append((what, t.isfinite().all()))
     bad = set()
     for pairs in flags.values():
         finite = torch.stack([f for _, f in pairs]).tolist()  # the one read-back for this device
         bad |= {what for (what, _), ok in zip(pairs, finite) if not ok}
     return [what for what in groups if what in bad]
-
-
-def _tensors(obj: Any) -> Iterator[torch.Tensor]:
-    if torch.is_tensor(obj):
-        yield obj
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _tensors(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _tensors(v)
 
 
 def from_tutorial(state: dict[str, torch.Tensor], path: str | Path = "netG.pth") -> dict[str, Any]:
@@ -299,13 +288,7 @@ def write_run(out: Path, ckpt: dict[str, Any]) -> Path:
 def host_copy(obj: Any) -> Any:
     """A copy of a (nested) dict, list or tuple whose tensors are copied into host memory: a snapshot that
     later training steps, which update the weights in place, cannot change."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: host_copy(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(host_copy(v) for v in obj)
-    return obj
+    return map_tensors(lambda t: t.detach().to("cpu", copy=True), obj)
 
 
 class CheckpointWriter:
@@ -315,9 +298,9 @@ class CheckpointWriter:
     One write at a time: `submit` first waits for the previous one. A write's error (a full disk, say) is raised
     by the next `submit` or `wait`; `written` is the step of the last checkpoint that reached the disk."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, written: int | None = None) -> None:
         self.out = out
-        self.written: int | None = None
+        self.written = written  # e.g. the step of the checkpoint a run resumed from
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -58,15 +58,32 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], need: int 
     return path
 
 
+def tensors(obj: Any) -> Iterator[torch.Tensor]:
+    """The tensors in a (nested) dict, list or tuple, such as a checkpoint, in order."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from tensors(v)
+
+
+def map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], obj: Any) -> Any:
+    """A copy of a (nested) dict, list or tuple with `fn` applied to each of its tensors; other values as they are."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: map_tensors(fn, v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_tensors(fn, v) for v in obj)
+    return obj
+
+
 def tensor_bytes(obj: Any) -> int:
     """The bytes of the tensors in a (nested) dict, list or tuple: about the size torch.save writes."""
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, dict):
-        return sum(tensor_bytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(tensor_bytes(v) for v in obj)
-    return 0
+    return sum(t.numel() * t.element_size() for t in tensors(obj))
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

@@ -465,13 +465,13 @@ def _run(cfg: TrainConfig, out: Path, resume: bool | str | Path, callbacks: list
     last_saved = ckpt["step"] if ckpt is not None else None  # every checkpoint written or resumed from is finite
     fix = "lower --lr" + (" or use --precision fp32" if cfg.precision != "fp32" else "")
 
-    writer = CheckpointWriter(out)  # process 0's checkpoints go to disk while the next steps run
+    writer = CheckpointWriter(out, written=last_saved)  # process 0's checkpoints go to disk while the next steps run
 
     def kept() -> str:
         nonlocal last_saved
         if world.is_main:
             writer.close()  # say what is on disk: a write in flight finishes first
-            last_saved = writer.written if writer.written is not None else last_saved
+            last_saved = writer.written
         return "no checkpoint was written yet" if last_saved is None else \
             f"the last good checkpoint (step {last_saved}) is kept in {ckpt_path}"
 
